@@ -1,0 +1,60 @@
+//! emberlm-quant: the quantization formats of GGUF, exactly as llama.cpp defines them.
+//!
+//! Each file in [`formats`] is the *spec* of one block format: its `#[repr(C)]` block struct,
+//! its bit layout, a dequantizer bit-exact with llama.cpp's `dequantize_row_*`, a reference
+//! quantizer with the semantics of llama.cpp's `quantize_row_*_ref`, and a scalar reference dot
+//! product against the activation format llama.cpp pairs it with (`vec_dot_<weight>_<activation>`).
+//! Spec files are safe code only. SIMD kernels (a later layer) are tested against them.
+//!
+//! `no_std`, no allocation. Little-endian targets only (GGUF is little-endian).
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(target_endian = "big")]
+compile_error!("emberlm-quant reads GGUF blocks in place and supports little-endian targets only");
+
+pub mod formats;
+mod types;
+
+pub use types::QuantType;
+
+/// A GGUF block format (the `GgmlType` of candle, the `type_traits` row of ggml).
+///
+/// `Block` is the on-disk block, `ELEMS` values per block. `Activation` is the format the other
+/// operand of [`Format::vec_dot`] is quantized to (llama.cpp's `vec_dot_type`).
+pub trait Format: 'static {
+    /// The GGUF/ggml type this format implements.
+    const TYPE: QuantType;
+    /// Values per block (`QK`).
+    const ELEMS: usize;
+    /// The block as stored in a GGUF file.
+    type Block: bytemuck::Pod + core::fmt::Debug + PartialEq;
+    /// The format of the activations this weight format is dotted with.
+    type Activation: Format;
+
+    /// Dequantize `blocks` into `out` (`out.len() == blocks.len() * ELEMS`), bit-exact with
+    /// llama.cpp's `dequantize_row_*`.
+    ///
+    /// # Panics
+    /// If the lengths disagree.
+    fn dequantize(blocks: &[Self::Block], out: &mut [f32]);
+
+    /// Quantize `x` into `out` (`x.len() == out.len() * ELEMS`) with the semantics of llama.cpp's
+    /// `quantize_row_*_ref`.
+    ///
+    /// # Panics
+    /// If the lengths disagree.
+    fn quantize(x: &[f32], out: &mut [Self::Block]);
+
+    /// Reference dot product of weight blocks with activation blocks covering the same number of
+    /// values (llama.cpp's scalar `ggml_vec_dot_<w>_<a>`).
+    ///
+    /// # Panics
+    /// If the two operands do not cover the same number of values.
+    fn vec_dot(w: &[Self::Block], a: &[<Self::Activation as Format>::Block]) -> f32;
+}
+
+/// Number of blocks of `F` that hold `n` values, or `None` if `n` is not a whole number of blocks.
+pub const fn blocks_for<F: Format>(n: usize) -> Option<usize> {
+    if n % F::ELEMS == 0 { Some(n / F::ELEMS) } else { None }
+}

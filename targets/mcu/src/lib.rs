@@ -1,0 +1,2 @@
+//! Adapter for microcontrollers without an OS.
+#![no_std]

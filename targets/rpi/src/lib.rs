@@ -1,0 +1,1 @@
+//! Adapter for the Raspberry Pi (aarch64 Linux).
