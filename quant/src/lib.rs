@@ -8,14 +8,20 @@
 //!
 //! `no_std`, no allocation. Little-endian targets only (GGUF is little-endian).
 #![no_std]
-#![forbid(unsafe_code)]
+// Unsafe is allowed only in the SIMD kernels (`kernels/<arch>/`), never in the format specs.
+#![deny(unsafe_code)]
+
+#[cfg(feature = "std")]
+extern crate std;
 
 #[cfg(target_endian = "big")]
 compile_error!("emberlm-quant reads GGUF blocks in place and supports little-endian targets only");
 
 pub mod formats;
+pub mod kernels;
 mod types;
 
+pub use kernels::{Dispatch, Kernels, Tier};
 pub use types::QuantType;
 
 /// A GGUF block format (the `GgmlType` of candle, the `type_traits` row of ggml).

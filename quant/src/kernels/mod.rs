@@ -1,0 +1,233 @@
+//! Kernel tiers and the one dispatch table per process.
+//!
+//! A [`Kernels`] table holds, for every weight format, the dot product against its activation
+//! format, and the activation quantizers. [`Kernels::SCALAR`] is the spec itself (the `formats`
+//! files). SIMD tiers live in `x86_64/avx2/` and `aarch64/{neon,dotprod}/`, one file per
+//! (ISA, format); each unsafe kernel has a crate-private safe wrapper that checks lengths once and
+//! is only reachable through a table that [`Kernels::for_tier`] hands out after checking that the
+//! CPU has the features the tier needs (at run time with `std`, by `cfg(target_feature)` without).
+//!
+//! Which table a process uses: [`Kernels::best`]; with `std`, `EMBERLM_TIER=scalar|avx2|neon|dotprod`
+//! forces a tier (for tests and benches) and [`Kernels::from_env`] reports a clear error when the
+//! CPU cannot run the one asked for.
+
+use crate::Format;
+use crate::formats::{
+    bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
+    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
+};
+
+/// A kernel tier: the instruction-set level a [`Kernels`] table is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// The safe scalar spec. Runs everywhere.
+    Scalar,
+    /// x86_64 with AVX2, FMA and F16C.
+    Avx2,
+    /// aarch64 Advanced SIMD (NEON), without the dot-product extension (Cortex-A72, Raspberry Pi 4).
+    Neon,
+    /// aarch64 NEON with FEAT_DotProd (`sdot`/`udot`; Cortex-A76, Raspberry Pi 5).
+    Dotprod,
+}
+
+impl Tier {
+    /// Every tier, scalar first.
+    pub const ALL: [Tier; 4] = [Tier::Scalar, Tier::Avx2, Tier::Neon, Tier::Dotprod];
+
+    /// The tier's name as `EMBERLM_TIER` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tier::Scalar => "scalar",
+            Tier::Avx2 => "avx2",
+            Tier::Neon => "neon",
+            Tier::Dotprod => "dotprod",
+        }
+    }
+
+    /// Parse an `EMBERLM_TIER` value.
+    pub fn from_name(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Whether this CPU can run the tier (at run time with `std`, at compile time without).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Tier::Scalar => true,
+            Tier::Avx2 => detect::avx2(),
+            Tier::Neon => detect::neon(),
+            Tier::Dotprod => detect::dotprod(),
+        }
+    }
+}
+
+impl core::fmt::Display for Tier {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `dot(weights, activations)` for a weight format `F`: both operands cover the same number of
+/// values. Panics if they do not (the safe wrappers check once, then run unchecked loops).
+pub type DotFn<F> = fn(&[<F as Format>::Block], &[<<F as Format>::Activation as Format>::Block]) -> f32;
+/// `quantize(x, out)` into format `F` (`x.len() == out.len() * F::ELEMS`).
+pub type QuantizeFn<F> = fn(&[f32], &mut [<F as Format>::Block]);
+
+/// One tier's kernels: a dot product per weight format, the activation quantizers.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernels {
+    /// The tier these kernels are written for.
+    pub tier: Tier,
+    pub dot_f32: DotFn<F32>,
+    pub dot_f16: DotFn<F16>,
+    pub dot_bf16: DotFn<BF16>,
+    pub dot_q4_0: DotFn<Q4_0>,
+    pub dot_q4_1: DotFn<Q4_1>,
+    pub dot_q5_0: DotFn<Q5_0>,
+    pub dot_q5_1: DotFn<Q5_1>,
+    pub dot_q8_0: DotFn<Q8_0>,
+    pub dot_q2_k: DotFn<Q2K>,
+    pub dot_q3_k: DotFn<Q3K>,
+    pub dot_q4_k: DotFn<Q4K>,
+    pub dot_q5_k: DotFn<Q5K>,
+    pub dot_q6_k: DotFn<Q6K>,
+    pub quantize_f16: QuantizeFn<F16>,
+    pub quantize_q8_0: QuantizeFn<Q8_0>,
+    pub quantize_q8_1: QuantizeFn<Q8_1>,
+    pub quantize_q8_k: QuantizeFn<Q8K>,
+}
+
+impl Kernels {
+    /// The scalar spec as a kernel table.
+    pub const SCALAR: Kernels = Kernels {
+        tier: Tier::Scalar,
+        dot_f32: F32::vec_dot,
+        dot_f16: F16::vec_dot,
+        dot_bf16: BF16::vec_dot,
+        dot_q4_0: Q4_0::vec_dot,
+        dot_q4_1: Q4_1::vec_dot,
+        dot_q5_0: Q5_0::vec_dot,
+        dot_q5_1: Q5_1::vec_dot,
+        dot_q8_0: Q8_0::vec_dot,
+        dot_q2_k: Q2K::vec_dot,
+        dot_q3_k: Q3K::vec_dot,
+        dot_q4_k: Q4K::vec_dot,
+        dot_q5_k: Q5K::vec_dot,
+        dot_q6_k: Q6K::vec_dot,
+        quantize_f16: F16::quantize,
+        quantize_q8_0: Q8_0::quantize,
+        quantize_q8_1: Q8_1::quantize,
+        quantize_q8_k: Q8K::quantize,
+    };
+
+    /// The table of `tier`, or `None` if this build has no such tier or the CPU cannot run it.
+    pub fn for_tier(tier: Tier) -> Option<&'static Kernels> {
+        if !tier.is_supported() {
+            return None;
+        }
+        match tier {
+            Tier::Scalar => Some(&Self::SCALAR),
+            _ => None,
+        }
+    }
+
+    /// The fastest table this CPU can run.
+    pub fn best() -> &'static Kernels {
+        [Tier::Dotprod, Tier::Neon, Tier::Avx2].into_iter().find_map(Self::for_tier).unwrap_or(&Self::SCALAR)
+    }
+
+    /// The table for `EMBERLM_TIER` if set, else [`Kernels::best`]. An unknown name, or a tier
+    /// this CPU cannot run, is an error saying so.
+    #[cfg(feature = "std")]
+    pub fn from_env() -> Result<&'static Kernels, TierError> {
+        match std::env::var("EMBERLM_TIER") {
+            Err(_) => Ok(Self::best()),
+            Ok(name) => {
+                let tier = Tier::from_name(&name).ok_or(TierError::Unknown)?;
+                Self::for_tier(tier).ok_or(TierError::Unsupported(tier))
+            }
+        }
+    }
+}
+
+/// Why `EMBERLM_TIER` could not be honoured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TierError {
+    /// Not one of `scalar`, `avx2`, `neon`, `dotprod`.
+    Unknown,
+    /// A tier this build or CPU cannot run.
+    Unsupported(Tier),
+}
+
+impl core::fmt::Display for TierError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TierError::Unknown => f.write_str("EMBERLM_TIER must be one of scalar, avx2, neon, dotprod"),
+            TierError::Unsupported(t) => write!(f, "EMBERLM_TIER={t}: this CPU (or build) cannot run the {t} kernels"),
+        }
+    }
+}
+
+impl core::error::Error for TierError {}
+
+/// Weight formats that have a dot product in every [`Kernels`] table.
+pub trait Dispatch: Format {
+    /// This format's dot product in `k`.
+    fn dot(k: &Kernels) -> DotFn<Self>;
+}
+
+macro_rules! dispatch {
+    ($($fmt:ty => $field:ident),* $(,)?) => {
+        $(impl Dispatch for $fmt {
+            fn dot(k: &Kernels) -> DotFn<Self> {
+                k.$field
+            }
+        })*
+    };
+}
+
+dispatch! {
+    F32 => dot_f32, F16 => dot_f16, BF16 => dot_bf16,
+    Q4_0 => dot_q4_0, Q4_1 => dot_q4_1, Q5_0 => dot_q5_0, Q5_1 => dot_q5_1, Q8_0 => dot_q8_0,
+    Q2K => dot_q2_k, Q3K => dot_q3_k, Q4K => dot_q4_k, Q5K => dot_q5_k, Q6K => dot_q6_k,
+}
+
+/// CPU feature detection: at run time with `std`, from the compile-time target features without.
+mod detect {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    pub fn avx2() -> bool {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c")
+    }
+    #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+    pub fn avx2() -> bool {
+        cfg!(all(target_feature = "avx2", target_feature = "fma", target_feature = "f16c"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn avx2() -> bool {
+        false
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    pub fn neon() -> bool {
+        // Advanced SIMD is part of the aarch64 baseline.
+        true
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    pub fn neon() -> bool {
+        false
+    }
+
+    #[cfg(all(target_arch = "aarch64", feature = "std"))]
+    pub fn dotprod() -> bool {
+        std::arch::is_aarch64_feature_detected!("dotprod")
+    }
+    #[cfg(all(target_arch = "aarch64", not(feature = "std")))]
+    pub fn dotprod() -> bool {
+        cfg!(target_feature = "dotprod")
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    pub fn dotprod() -> bool {
+        false
+    }
+}
