@@ -1,1 +1,38 @@
-//! Shared helpers for the integration tests (model paths).
+//! Helpers shared by emberlm's integration tests: where the real models are, and how a test that
+//! needs one behaves when it is absent.
+use std::path::PathBuf;
+
+/// SmolLM2-135M-Instruct Q4_1 (llama architecture, GPT-2 BPE), the default model.
+pub const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// Gemma 3 270M Q4_K_M (gemma3 architecture, SentencePiece).
+pub const GEMMA3: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// The model cache: `$EMBERLM_MODELS`, default `~/.cache/emberlm/models` (as scripts/fetch-models.sh).
+pub fn models_dir() -> PathBuf {
+    match std::env::var_os("EMBERLM_MODELS") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm/models"),
+    }
+}
+
+/// The path of a real model, or `None` after printing `SKIPPED` if it is absent.
+///
+/// # Panics
+/// If the model is absent and `EMBERLM_REQUIRE_MODELS=1` (CI sets it after fetching the models),
+/// so a missing model can never turn a CI run green silently.
+pub fn model_path(file: &str) -> Option<PathBuf> {
+    let path = models_dir().join(file);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
+        panic!("{} not found and EMBERLM_REQUIRE_MODELS=1 (run scripts/fetch-models.sh)", path.display());
+    }
+    println!("SKIPPED: {} not found (run scripts/fetch-models.sh)", path.display());
+    None
+}
+
+/// The repository root (for committed fixtures shared across crates).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}

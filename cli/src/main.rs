@@ -1,1 +1,37 @@
-fn main() {}
+//! `emberlm`: the command-line tool.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod convert;
+mod info;
+
+#[derive(Parser, Debug)]
+#[command(name = "emberlm", version, about = "Quantized LLM inference for desktops, Raspberry Pis and microcontrollers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Describe a GGUF model: architecture, hyper-parameters, tensors, sizes, KV-cache needs.
+    Info(info::Args),
+    /// Convert another checkpoint format to GGUF (llama2c).
+    Convert(convert::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Convert(args) => convert::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("emberlm: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# emberlm's test command (the README's, and what CI runs).
+#
+#   scripts/test.sh          every tier: lint, host tests, no_std builds, aarch64 under qemu, real models
+#   scripts/test.sh quick    lint + host tests only (seconds once built)
+#
+# Real-model tests use $EMBERLM_MODELS (default ~/.cache/emberlm/models); they print SKIPPED when a
+# model is absent unless EMBERLM_REQUIRE_MODELS=1 (CI sets it after scripts/fetch-models.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tier="${1:-all}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "rustfmt"
+cargo fmt --all --check
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "host tests (x86_64)"
+cargo test --workspace --locked
+
+[ "$tier" = quick ] && exit 0
+
+step "no_std proof: core crates without default features on bare-metal targets"
+for target in thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf; do
+  cargo build --locked --target "$target" --no-default-features \
+    -p emberlm-quant -p emberlm-models -p emberlm -p emberlm-mcu
+done
+
+step "aarch64 tests under qemu-user"
+for cpu in cortex-a72 cortex-a76; do
+  echo "--- qemu-aarch64 -cpu $cpu"
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
+    cargo test --locked --target aarch64-unknown-linux-gnu -p emberlm-quant -p emberlm-models
+done
