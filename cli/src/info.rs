@@ -72,7 +72,8 @@ impl Report<'_> {
         let hp = &self.hp;
         let mut s = String::new();
         let w = &mut s;
-        let _ = writeln!(w, "file:          {} ({} bytes, {})", self.path, self.file_size, mib(self.file_size));
+        let _ =
+            writeln!(w, "file:          {} ({} bytes, {})", self.path, self.file_size, mib(self.file_size));
         let _ = writeln!(w, "gguf version:  {} (alignment {})", self.gguf.version(), self.gguf.alignment());
         let _ = writeln!(w, "architecture:  {}", hp.arch);
         let _ = writeln!(w, "name:          {}", self.name.unwrap_or("(none)"));
@@ -95,7 +96,12 @@ impl Report<'_> {
         }
         let _ = writeln!(w, "tensors:       {}", self.gguf.tensors().len());
         for (ty, (n, elems, bytes)) in &self.by_type {
-            let _ = writeln!(w, "  {:<6} {n:>4} tensors {elems:>12} values {bytes:>12} bytes ({})", ty.name(), mib(*bytes));
+            let _ = writeln!(
+                w,
+                "  {:<6} {n:>4} tensors {elems:>12} values {bytes:>12} bytes ({})",
+                ty.name(),
+                mib(*bytes)
+            );
         }
         let diff = (self.estimate as f64 - self.n_params as f64) / self.n_params as f64 * 100.0;
         let _ = writeln!(w, "parameters:    {} ({})", self.n_params, human(self.n_params));
@@ -107,7 +113,15 @@ impl Report<'_> {
             if self.tied { ", VH for the tied output" } else { "" }
         );
         let (f16, f32) = (self.hp.kv_cache_bytes(self.n_ctx, 2), self.hp.kv_cache_bytes(self.n_ctx, 4));
-        let _ = writeln!(w, "kv cache:      -c {}: {} bytes f16 ({}), {} bytes f32 ({})", self.n_ctx, f16, mib(f16), f32, mib(f32));
+        let _ = writeln!(
+            w,
+            "kv cache:      -c {}: {} bytes f16 ({}), {} bytes f32 ({})",
+            self.n_ctx,
+            f16,
+            mib(f16),
+            f32,
+            mib(f32)
+        );
         s
     }
 
@@ -116,7 +130,9 @@ impl Report<'_> {
         let types: serde_json::Map<String, serde_json::Value> = self
             .by_type
             .iter()
-            .map(|(ty, (n, elems, bytes))| (ty.name().to_string(), json!({"tensors": n, "elements": elems, "bytes": bytes})))
+            .map(|(ty, (n, elems, bytes))| {
+                (ty.name().to_string(), json!({"tensors": n, "elements": elems, "bytes": bytes}))
+            })
             .collect();
         json!({
             "file": self.path,

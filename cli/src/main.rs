@@ -7,7 +7,11 @@ mod convert;
 mod info;
 
 #[derive(Parser, Debug)]
-#[command(name = "emberlm", version, about = "Quantized LLM inference for desktops, Raspberry Pis and microcontrollers")]
+#[command(
+    name = "emberlm",
+    version,
+    about = "Quantized LLM inference for desktops, Raspberry Pis and microcontrollers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -20,7 +20,8 @@ struct Listing {
 }
 
 fn listing(name: &str) -> Listing {
-    let text = std::fs::read_to_string(repo_root().join("models/tests/reference").join(name)).expect("listing");
+    let text =
+        std::fs::read_to_string(repo_root().join("models/tests/reference").join(name)).expect("listing");
     let mut kv = HashMap::new();
     let (mut n_params, mut n_tensors) = (0, 0);
     for line in text.lines() {
@@ -99,7 +100,9 @@ fn info_text_names_the_essentials() {
     let out = emberlm(&["info", "-m", model.to_str().unwrap()]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for needle in ["architecture:  llama", "layers:        30", "q4_1", "q8_0", "parameters:", "kv cache:      -c 8192"] {
+    for needle in
+        ["architecture:  llama", "layers:        30", "q4_1", "q8_0", "parameters:", "kv cache:      -c 8192"]
+    {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }

@@ -60,10 +60,12 @@ impl Hparams {
         if n_embd == 0 {
             return Err(invalid(&key("embedding_length"), "must be at least 1"));
         }
-        let n_ff = per_layer(gguf, &key("feed_forward_length"), n_layer)?.unwrap_or_else(|| vec![0; n_layer as usize]);
+        let n_ff = per_layer(gguf, &key("feed_forward_length"), n_layer)?
+            .unwrap_or_else(|| vec![0; n_layer as usize]);
         let n_head = per_layer(gguf, &key("attention.head_count"), n_layer)?
             .ok_or_else(|| GgufError::MissingKey { key: key("attention.head_count") })?;
-        let n_head_kv = per_layer(gguf, &key("attention.head_count_kv"), n_layer)?.unwrap_or_else(|| n_head.clone());
+        let n_head_kv =
+            per_layer(gguf, &key("attention.head_count_kv"), n_layer)?.unwrap_or_else(|| n_head.clone());
         let head0 = n_head.iter().copied().find(|&h| h > 0).unwrap_or(0);
         if head0 == 0 {
             return Err(invalid(&key("attention.head_count"), "no layer has attention heads"));
@@ -141,7 +143,8 @@ fn per_layer(gguf: &Gguf<'_>, key: &str, n_layer: u64) -> Result<Option<Vec<u64>
     if let Some(v) = value.as_u64() {
         return Ok(Some(vec![v; n_layer as usize]));
     }
-    let wrong = || GgufError::WrongType { key: key.to_string(), expected: ValueType::U32, found: value.value_type() };
+    let wrong =
+        || GgufError::WrongType { key: key.to_string(), expected: ValueType::U32, found: value.value_type() };
     let array = value.as_array().ok_or_else(wrong)?;
     if array.len() as u64 != n_layer {
         return Err(invalid(key, "per-layer array length differs from block_count"));

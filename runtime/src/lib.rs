@@ -7,5 +7,25 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod attention;
+#[cfg(feature = "std")]
+pub mod convert;
+mod error;
+pub mod eval;
+mod forward;
+pub mod kv;
+pub mod matmul;
+mod model;
+pub mod ops;
+mod plan;
+mod session;
+pub mod tokenizer;
+
+pub use error::{Error, Result};
+pub use kv::{KvCache, KvType};
+pub use model::Model;
+pub use plan::MemoryPlan;
+pub use session::{Session, SessionOptions};
+
 pub use emberlm_models as models;
 pub use emberlm_quant as quant;

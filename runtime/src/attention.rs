@@ -1,0 +1,134 @@
+//! Causal grouped-query attention over the KV cache, with the arithmetic of llama.cpp's
+//! non-flash CPU path (`kq = mul_mat(k, q)`, `soft_max_ext`, `kqv = mul_mat(v, kq)`):
+//!
+//! - with an f16 cache the query head is rounded to f16 and each score is
+//!   [`F16::vec_dot`](emberlm_quant::formats::f16::F16) (f32 products, f64 sum); an f32 cache
+//!   uses the f32 dot;
+//! - the scores go through [`softmax_scaled`] (scale, max subtraction, f64 sum);
+//! - the probabilities are rounded to the cache type and each output value is one dot of a
+//!   (transposed) value row with them.
+//!
+//! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
+//! `-inf`, hence probability exactly 0, and add exactly 0 to every sum.
+
+use alloc::vec::Vec;
+
+use emberlm_models::arch::{Attention, LayerSpec};
+use emberlm_quant::Format;
+use emberlm_quant::formats::f16::{F16, f32_to_f16};
+use emberlm_quant::formats::f32::F32;
+use half::f16;
+
+use crate::error::{Result, zeroed};
+use crate::kv::{KvBuf, KvCache};
+use crate::ops::softmax_scaled;
+
+/// Per-token attention scratch: scores over the context, their f16 copy and an f16 query head.
+#[derive(Clone, Debug)]
+pub(crate) struct AttnScratch {
+    scores: Vec<f32>,
+    probs16: Vec<f16>,
+    q16: Vec<f16>,
+}
+
+impl AttnScratch {
+    pub(crate) fn new(n_ctx: usize, head_dim: usize) -> Result<Self> {
+        Ok(Self {
+            scores: zeroed(n_ctx, "attention scores")?,
+            probs16: zeroed(n_ctx, "attention scores")?,
+            q16: zeroed(head_dim, "attention scores")?,
+        })
+    }
+
+    /// Bytes [`AttnScratch::new`] allocates.
+    pub(crate) fn bytes(n_ctx: usize, head_dim: usize) -> usize {
+        n_ctx * (4 + 2) + head_dim * 2
+    }
+}
+
+/// The shape of one layer's attention.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttnShape {
+    pub(crate) n_head: usize,
+    pub(crate) n_head_kv: usize,
+    pub(crate) head_dim: usize,
+    pub(crate) head_dim_v: usize,
+    pub(crate) attention: Attention,
+    pub(crate) scale: f32,
+}
+
+impl AttnShape {
+    pub(crate) fn new(spec: &LayerSpec, head_dim: usize, head_dim_v: usize, scale: f32) -> Self {
+        Self {
+            n_head: spec.n_head,
+            n_head_kv: spec.n_head_kv,
+            head_dim,
+            head_dim_v,
+            attention: spec.attention,
+            scale,
+        }
+    }
+}
+
+/// Attention of the token at position `pos` (whose key and value are already in the cache) in
+/// layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head` value-sized heads.
+pub(crate) fn attend(
+    kv: &KvCache,
+    il: usize,
+    shape: &AttnShape,
+    q: &[f32],
+    pos: usize,
+    s: &mut AttnScratch,
+    out: &mut [f32],
+) {
+    let layer = &kv.layers[il];
+    let n_ctx = kv.n_ctx();
+    let (hd, hdv) = (shape.head_dim, shape.head_dim_v);
+    let start = match shape.attention {
+        Attention::Full => 0,
+        Attention::SlidingWindow(w) => (pos + 1).saturating_sub(w),
+    };
+    let group = shape.n_head / shape.n_head_kv;
+    for h in 0..shape.n_head {
+        let kvh = h / group;
+        let qh = &q[h * hd..(h + 1) * hd];
+        let scores = &mut s.scores[start..=pos];
+        match &layer.k {
+            KvBuf::F16(k) => {
+                for (d, &x) in s.q16.iter_mut().zip(qh) {
+                    *d = f32_to_f16(x);
+                }
+                for (j, sc) in (start..=pos).zip(scores.iter_mut()) {
+                    let off = j * layer.k_dim + kvh * hd;
+                    *sc = F16::vec_dot(&k[off..off + hd], &s.q16[..hd]);
+                }
+            }
+            KvBuf::F32(k) => {
+                for (j, sc) in (start..=pos).zip(scores.iter_mut()) {
+                    let off = j * layer.k_dim + kvh * hd;
+                    *sc = F32::vec_dot(&k[off..off + hd], qh);
+                }
+            }
+        }
+        softmax_scaled(scores, shape.scale);
+        let oh = &mut out[h * hdv..(h + 1) * hdv];
+        match &layer.v {
+            KvBuf::F16(v) => {
+                let p16 = &mut s.probs16[start..=pos];
+                for (d, &p) in p16.iter_mut().zip(scores.iter()) {
+                    *d = f32_to_f16(p);
+                }
+                for (i, o) in oh.iter_mut().enumerate() {
+                    let row = (kvh * hdv + i) * n_ctx;
+                    *o = F16::vec_dot(&v[row + start..=row + pos], p16);
+                }
+            }
+            KvBuf::F32(v) => {
+                for (i, o) in oh.iter_mut().enumerate() {
+                    let row = (kvh * hdv + i) * n_ctx;
+                    *o = F32::vec_dot(&v[row + start..=row + pos], scores);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Matrix products on quantized weights: the one place that dispatches on [`QuantType`].
+//!
+//! As in llama.cpp's CPU backend, a product `y = W x` never dequantizes `W`: the activation rows
+//! `x` are first quantized to the weight format's activation partner
+//! ([`Format::Activation`], llama.cpp's `vec_dot_type`), then every output value is one
+//! [`Format::vec_dot`] of a weight row with an activation row.
+//!
+//! The kernel entry point, [`matmul_rows`], computes a *range of weight rows* for a whole batch
+//! of activation rows, reusing each weight row across the batch. Threads (each taking a row range)
+//! and SIMD kernels (replacing the scalar `vec_dot` per format) plug in here without touching the
+//! forward pass.
+
+use core::ops::Range;
+
+use emberlm_models::TensorView;
+use emberlm_quant::formats::{
+    bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
+    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0,
+};
+use emberlm_quant::{Format, QuantType};
+
+use crate::error::{Error, Result};
+
+/// Run `$body` with `$F` bound to the [`Format`] implementing weight type `$ty`, or evaluate
+/// `$other` for types that cannot be matmul weights (activation-only formats, integers).
+macro_rules! with_weight_format {
+    ($ty:expr, $F:ident => $body:expr, _ => $other:expr) => {
+        match $ty {
+            QuantType::F32 => {
+                type $F = F32;
+                $body
+            }
+            QuantType::F16 => {
+                type $F = F16;
+                $body
+            }
+            QuantType::BF16 => {
+                type $F = BF16;
+                $body
+            }
+            QuantType::Q4_0 => {
+                type $F = Q4_0;
+                $body
+            }
+            QuantType::Q4_1 => {
+                type $F = Q4_1;
+                $body
+            }
+            QuantType::Q5_0 => {
+                type $F = Q5_0;
+                $body
+            }
+            QuantType::Q5_1 => {
+                type $F = Q5_1;
+                $body
+            }
+            QuantType::Q8_0 => {
+                type $F = Q8_0;
+                $body
+            }
+            QuantType::Q2K => {
+                type $F = Q2K;
+                $body
+            }
+            QuantType::Q3K => {
+                type $F = Q3K;
+                $body
+            }
+            QuantType::Q4K => {
+                type $F = Q4K;
+                $body
+            }
+            QuantType::Q5K => {
+                type $F = Q5K;
+                $body
+            }
+            QuantType::Q6K => {
+                type $F = Q6K;
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
+
+/// Whether tensors of type `ty` can be used as matmul weights (llama.cpp has a `vec_dot` for
+/// them; `Q8_1`/`Q8_K` are activation-only formats, integer types are not weights).
+pub fn is_weight_type(ty: QuantType) -> bool {
+    with_weight_format!(ty, W => { let _ = W::TYPE; true }, _ => false)
+}
+
+/// The activation format paired with weight type `ty`, or `None` if `ty` is not a weight type.
+pub fn activation_type(ty: QuantType) -> Option<QuantType> {
+    with_weight_format!(ty, W => Some(<<W as Format>::Activation as Format>::TYPE), _ => None)
+}
+
+/// Bytes of one row of `n_cols` activations quantized for weights of type `ty`.
+pub fn activation_row_bytes(ty: QuantType, n_cols: usize) -> Option<usize> {
+    let act = activation_type(ty)?;
+    let bytes = act.bytes_for(n_cols as u64)?;
+    usize::try_from(bytes).ok()
+}
+
+/// A 2-D weight matrix borrowed from a model file: `n_rows` rows of `n_cols` values of type `ty`.
+#[derive(Clone, Copy, Debug)]
+pub struct Matrix<'a> {
+    name: &'a str,
+    ty: QuantType,
+    n_rows: usize,
+    n_cols: usize,
+    row_bytes: usize,
+    data: &'a [u8],
+}
+
+impl<'a> Matrix<'a> {
+    /// View `t` (GGUF shape `[n_cols, n_rows]`) as a weight matrix. Fails if it is not 2-D, its
+    /// type is not a weight type, or its data is not aligned for its blocks.
+    pub fn from_tensor(t: &TensorView<'a>) -> Result<Self> {
+        let &[n_cols, n_rows] = t.dims() else {
+            return Err(Error::TensorShape {
+                name: t.name().into(),
+                expected: alloc::vec![0, 0],
+                found: t.dims().into(),
+            });
+        };
+        let too_big =
+            || Error::OutOfMemory { bytes: usize::MAX, what: "a tensor larger than the address space" };
+        let n_cols = usize::try_from(n_cols).map_err(|_| too_big())?;
+        let n_rows = usize::try_from(n_rows).map_err(|_| too_big())?;
+        Self::new(t.name(), t.ty(), n_rows, n_cols, t.bytes())
+    }
+
+    /// A matrix of `n_rows` rows of `n_cols` values of type `ty` stored in `data` (row-major,
+    /// GGUF encoding). Fails if `ty` is not a weight type, a row is not a whole number of
+    /// blocks, `data` has the wrong size or is not aligned for the blocks.
+    pub fn new(name: &'a str, ty: QuantType, n_rows: usize, n_cols: usize, data: &'a [u8]) -> Result<Self> {
+        if !is_weight_type(ty) {
+            return Err(Error::TensorType { name: name.into(), ty, why: "not usable as a matrix weight" });
+        }
+        let row_bytes =
+            ty.bytes_for(n_cols as u64).and_then(|b| usize::try_from(b).ok()).ok_or_else(|| {
+                Error::TensorType { name: name.into(), ty, why: "row is not a whole number of blocks" }
+            })?;
+        if row_bytes.checked_mul(n_rows) != Some(data.len()) {
+            return Err(Error::TensorShape {
+                name: name.into(),
+                expected: alloc::vec![n_cols as u64, n_rows as u64],
+                found: alloc::vec![(data.len() / row_bytes.max(1) * ty.block_elems()) as u64],
+            });
+        }
+        let m = Self { name, ty, n_rows, n_cols, row_bytes, data };
+        // The blocks view must work now so that products never fail later.
+        let aligned = with_weight_format!(ty, W => bytemuck::try_cast_slice::<u8, <W as Format>::Block>(data).is_ok(), _ => false);
+        if !aligned {
+            return Err(Error::Misaligned { name: name.into() });
+        }
+        Ok(m)
+    }
+
+    /// The tensor name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The element type.
+    pub fn ty(&self) -> QuantType {
+        self.ty
+    }
+
+    /// Number of rows (outputs of a product).
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of columns (inputs of a product).
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+
+    /// Dequantize row `row` into `out` (`n_cols` values); this is the embedding lookup
+    /// (llama.cpp's `get_rows`).
+    pub fn dequantize_row(&self, row: usize, out: &mut [f32]) -> Result<()> {
+        if row >= self.n_rows || out.len() != self.n_cols {
+            return Err(Error::Unsupported { what: alloc::format!("row {row} of {}", self.name) });
+        }
+        let bytes = &self.data[row * self.row_bytes..(row + 1) * self.row_bytes];
+        with_weight_format!(self.ty, W => {
+            let blocks = bytemuck::try_cast_slice::<u8, <W as Format>::Block>(bytes).map_err(|_| self.misaligned())?;
+            W::dequantize(blocks, out);
+            Ok(())
+        }, _ => Err(self.misaligned()))
+    }
+
+    fn misaligned(&self) -> Error {
+        Error::Misaligned { name: self.name.into() }
+    }
+}
+
+/// Activation rows quantized for one weight type, in a buffer owned by the caller's scratch
+/// memory (4-byte aligned words, so every block type can be viewed in place).
+///
+/// Consecutive products with the same input and weights of the same type (Q, K and V; gate and
+/// up) quantize the input once.
+#[derive(Debug)]
+pub struct QuantizedInput<'s> {
+    buf: &'s mut [u32],
+    /// Activation type currently held, its rows and their length in values.
+    held: Option<(QuantType, usize, usize)>,
+}
+
+impl<'s> QuantizedInput<'s> {
+    /// Use `buf` (see [`crate::MemoryPlan`] for its size) to hold quantized activations.
+    pub fn new(buf: &'s mut [u32]) -> Self {
+        Self { buf, held: None }
+    }
+
+    /// Forget what the buffer holds (the input changed).
+    pub fn invalidate(&mut self) {
+        self.held = None;
+    }
+
+    /// Quantize `n_rows` rows of `x` (each `n_cols` values) for products with `w`, unless the
+    /// buffer already holds exactly that.
+    fn prepare(&mut self, w: &Matrix<'_>, x: &[f32], n_rows: usize) -> Result<(QuantType, usize)> {
+        let n_cols = w.n_cols;
+        let act = activation_type(w.ty).ok_or_else(|| w.misaligned())?;
+        let row_bytes = activation_row_bytes(w.ty, n_cols).ok_or_else(|| Error::TensorType {
+            name: w.name.into(),
+            ty: w.ty,
+            why: "row is not a whole number of blocks",
+        })?;
+        if self.held == Some((act, n_rows, n_cols)) {
+            return Ok((act, row_bytes));
+        }
+        let need = n_rows * row_bytes;
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut *self.buf);
+        if x.len() < n_rows * n_cols || bytes.len() < need {
+            return Err(Error::OutOfMemory {
+                bytes: need,
+                what: "quantized activations (memory plan too small)",
+            });
+        }
+        let bytes = &mut bytes[..need];
+        with_weight_format!(w.ty, W => {
+            type A = <W as Format>::Activation;
+            let blocks = bytemuck::try_cast_slice_mut::<u8, <A as Format>::Block>(bytes)
+                .map_err(|_| w.misaligned())?;
+            let per_row = n_cols / A::ELEMS;
+            for (xr, br) in x.chunks_exact(n_cols).zip(blocks.chunks_exact_mut(per_row)).take(n_rows) {
+                A::quantize(xr, br);
+            }
+        }, _ => return Err(w.misaligned()));
+        self.held = Some((act, n_rows, n_cols));
+        Ok((act, row_bytes))
+    }
+
+    /// `y = W x` for `n_rows` activation rows: `y[t * W.n_rows() + r] = W[r] · x[t]`.
+    pub fn matmul(&mut self, w: &Matrix<'_>, x: &[f32], n_rows: usize, y: &mut [f32]) -> Result<()> {
+        let (_, row_bytes) = self.prepare(w, x, n_rows)?;
+        let bytes: &[u8] = bytemuck::cast_slice(&*self.buf);
+        matmul_rows(w, &bytes[..n_rows * row_bytes], n_rows, 0..w.n_rows, y)
+    }
+}
+
+/// The kernel: weight rows `rows` of `w` times `n_tokens` quantized activation rows `acts`
+/// (each [`activation_row_bytes`] long), into `out[t * rows.len() + (r - rows.start)]`.
+///
+/// Each weight row is loaded once and dotted with every activation row. A thread computing a
+/// sub-range writes a disjoint output block; with `rows = 0..w.n_rows()` the output is the usual
+/// token-major `[n_tokens][n_rows]` matrix.
+pub fn matmul_rows(
+    w: &Matrix<'_>,
+    acts: &[u8],
+    n_tokens: usize,
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<()> {
+    let n_out = rows.len();
+    if rows.end > w.n_rows || out.len() < n_tokens * n_out {
+        return Err(Error::Unsupported {
+            what: alloc::format!("matmul of {} with an ill-sized output", w.name),
+        });
+    }
+    with_weight_format!(w.ty, W => {
+        type A = <W as Format>::Activation;
+        let wb = bytemuck::try_cast_slice::<u8, <W as Format>::Block>(w.data).map_err(|_| w.misaligned())?;
+        let ab = bytemuck::try_cast_slice::<u8, <A as Format>::Block>(acts).map_err(|_| w.misaligned())?;
+        let w_per_row = w.n_cols / W::ELEMS;
+        let a_per_row = w.n_cols / A::ELEMS;
+        if ab.len() < n_tokens * a_per_row {
+            return Err(Error::Unsupported { what: alloc::format!("matmul of {} with too few activations", w.name) });
+        }
+        for (i, r) in rows.enumerate() {
+            let wr = &wb[r * w_per_row..(r + 1) * w_per_row];
+            for (t, ar) in ab.chunks_exact(a_per_row).take(n_tokens).enumerate() {
+                out[t * n_out + i] = W::vec_dot(wr, ar);
+            }
+        }
+        Ok(())
+    }, _ => Err(w.misaligned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    use super::*;
+
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// `W x` through the dispatch (activation quantization included) against an f64 product of
+    /// the dequantized weights with the unquantized activations; the only difference allowed is
+    /// the activation format's rounding. Also checks that a row sub-range computes the same rows.
+    fn check<F: Format>() {
+        let (n_rows, n_cols, n_tok) = (5, 512, 3);
+        let w = noise(n_rows * n_cols, F::TYPE.id());
+        let x = noise(n_tok * n_cols, 99);
+        let mut blocks = vec![<F::Block as bytemuck::Zeroable>::zeroed(); n_rows * n_cols / F::ELEMS];
+        F::quantize(&w, &mut blocks);
+        let mut wd = vec![0f32; n_rows * n_cols];
+        F::dequantize(&blocks, &mut wd);
+        let m = Matrix::new("w", F::TYPE, n_rows, n_cols, bytemuck::cast_slice(&blocks)).unwrap();
+
+        let mut buf = vec![0u32; activation_row_bytes(F::TYPE, n_cols).unwrap() * n_tok / 4 + 1];
+        let mut qin = QuantizedInput::new(&mut buf);
+        let mut y = vec![0f32; n_tok * n_rows];
+        qin.matmul(&m, &x, n_tok, &mut y).unwrap();
+
+        let rel = match <F::Activation as Format>::TYPE {
+            QuantType::F32 => 1e-6,
+            QuantType::F16 => 2e-3,
+            QuantType::BF16 => 2e-2,
+            _ => 1.0 / 100.0, // 8-bit activations: error <= amax/254 per value
+        };
+        for t in 0..n_tok {
+            for r in 0..n_rows {
+                let (wr, xr) = (&wd[r * n_cols..][..n_cols], &x[t * n_cols..][..n_cols]);
+                let exact: f64 = wr.iter().zip(xr).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+                let scale: f64 = wr.iter().map(|&a| f64::from(a).abs()).sum();
+                let got = f64::from(y[t * n_rows + r]);
+                assert!(
+                    (got - exact).abs() <= rel * scale + 1e-5,
+                    "{}: row {r} token {t}: {got} vs {exact}",
+                    F::TYPE
+                );
+            }
+        }
+
+        let row_bytes = activation_row_bytes(F::TYPE, n_cols).unwrap();
+        let acts: &[u8] = bytemuck::cast_slice(&buf);
+        let mut part = vec![0f32; n_tok * 2];
+        matmul_rows(&m, &acts[..n_tok * row_bytes], n_tok, 2..4, &mut part).unwrap();
+        for t in 0..n_tok {
+            assert_eq!(&part[t * 2..t * 2 + 2], &y[t * n_rows + 2..t * n_rows + 4], "{}", F::TYPE);
+        }
+    }
+
+    #[test]
+    fn every_weight_type_dispatches_to_its_own_dot() {
+        check::<F32>();
+        check::<F16>();
+        check::<BF16>();
+        check::<Q4_0>();
+        check::<Q4_1>();
+        check::<Q5_0>();
+        check::<Q5_1>();
+        check::<Q8_0>();
+        check::<Q2K>();
+        check::<Q3K>();
+        check::<Q4K>();
+        check::<Q5K>();
+        check::<Q6K>();
+        let covered = QuantType::ALL.iter().filter(|&&t| is_weight_type(t)).count();
+        assert_eq!(covered, 13);
+    }
+
+    #[test]
+    fn non_weight_types_and_bad_shapes_are_errors() {
+        let data = [0u8; 64];
+        for ty in [QuantType::Q8K, QuantType::Q8_1, QuantType::I32] {
+            assert!(matches!(Matrix::new("x", ty, 1, 16, &data), Err(Error::TensorType { .. })), "{ty}");
+        }
+        assert!(matches!(Matrix::new("x", QuantType::F32, 2, 16, &data), Err(Error::TensorShape { .. })));
+        assert!(matches!(Matrix::new("x", QuantType::Q4_0, 1, 16, &data), Err(Error::TensorType { .. })));
+        assert!(Matrix::new("x", QuantType::F32, 1, 16, &data).is_ok());
+    }
+}

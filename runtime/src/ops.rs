@@ -1,0 +1,194 @@
+//! Element-wise and per-row operations of the forward pass, each with the exact arithmetic of
+//! llama.cpp's scalar CPU code (`ggml/src/ggml-cpu/ops.cpp`, `vec.h`), using `libm` for the C
+//! math functions so that `no_std` targets compute the same values.
+
+use emberlm_models::arch::RopeKind;
+
+/// `out = x * (1/sqrt(mean(x²) + eps)) * w`, as ggml's `rms_norm` followed by `mul`: the squares
+/// are accumulated in f64 (`ggml_float`), the mean is rounded to f32, then
+/// `scale = 1.0f / sqrtf(mean + eps)` and `out[i] = (x[i] * scale) * w[i]`.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
+    let mut sum = 0f64;
+    for &v in x {
+        sum += f64::from(v * v);
+    }
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
+        *o = v * scale * g;
+    }
+}
+
+/// The RoPE parameters of one layer.
+#[derive(Clone, Copy, Debug)]
+pub struct RopeParams<'a> {
+    /// Pairing of the rotated dimensions.
+    pub kind: RopeKind,
+    /// Rotated dimensions (even).
+    pub n_dims: usize,
+    /// Frequency base.
+    pub freq_base: f32,
+    /// Linear frequency scale (1 = none).
+    pub freq_scale: f32,
+    /// Llama 3 frequency factors (`n_dims / 2` of them), dividing each pair's angle.
+    pub freq_factors: Option<&'a [f32]>,
+}
+
+/// Fill `cache` (`n_dims` values: `cos, sin` per pair) for position `pos`, as ggml's
+/// `ggml_rope_cache_init` without YaRN (`ext_factor = 0`, `attn_factor = 1`):
+/// `theta_scale = powf(freq_base, -2.0f/n_dims)`, the angle starts at `(float) pos` and is
+/// multiplied by `theta_scale` after each pair, and pair `i` uses
+/// `freq_scale * (theta / freq_factors[i])`.
+pub fn rope_cache(p: &RopeParams<'_>, pos: usize, cache: &mut [f32]) {
+    let theta_scale = libm::powf(p.freq_base, -2.0f32 / p.n_dims as f32);
+    let mut theta = pos as f32;
+    for (i, cs) in cache[..p.n_dims].chunks_exact_mut(2).enumerate() {
+        let ff = p.freq_factors.map_or(1.0, |f| f[i]);
+        let angle = p.freq_scale * (theta / ff);
+        cs[0] = libm::cosf(angle);
+        cs[1] = libm::sinf(angle);
+        theta *= theta_scale;
+    }
+}
+
+/// Rotate one head in place with a cache from [`rope_cache`] (ggml's `rotate_pairs`): NORM
+/// mode pairs `(2i, 2i+1)`, NEOX mode pairs `(i, i + n_dims/2)`. Dimensions past `n_dims` are
+/// left as they are.
+pub fn rope_apply(kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]) {
+    let rotate = |head: &mut [f32], a: usize, b: usize, c: &[f32]| {
+        let (cos, sin) = (c[0], c[1]);
+        let (x0, x1) = (head[a], head[b]);
+        head[a] = x0 * cos - x1 * sin;
+        head[b] = x0 * sin + x1 * cos;
+    };
+    match kind {
+        RopeKind::Norm => {
+            for (i, c) in cache[..n_dims].chunks_exact(2).enumerate() {
+                rotate(head, 2 * i, 2 * i + 1, c);
+            }
+        }
+        RopeKind::Neox => {
+            let half = n_dims / 2;
+            for (i, c) in cache[..n_dims].chunks_exact(2).enumerate() {
+                rotate(head, i, i + half, c);
+            }
+        }
+    }
+}
+
+/// ggml's `ggml_silu_f32`: `x / (1 + expf(-x))`.
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0f32 + libm::expf(-x))
+}
+
+/// SwiGLU in place: `gate[i] = silu(gate[i]) * up[i]` (ggml's `swiglu`, split form).
+pub fn swiglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = silu(*g) * u;
+    }
+}
+
+/// `x += y`.
+pub fn add_assign(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// Scaled softmax in place, as ggml's `soft_max_ext` (no mask entries, no ALiBi, no sinks):
+/// `w = x * scale`, `max = max(w)`, `e = expf(w - max)` summed in f64, then every `e` is
+/// multiplied by `(float)(1.0 / sum)`.
+pub fn softmax_scaled(x: &mut [f32], scale: f32) {
+    let mut max = f32::NEG_INFINITY;
+    for v in x.iter_mut() {
+        *v *= scale;
+        // ggml_vec_max_f32: max = MAX(max, x[i])
+        max = if max > *v { max } else { *v };
+    }
+    let mut sum = 0f64;
+    for v in x.iter_mut() {
+        let e = libm::expf(*v - max);
+        sum += f64::from(e);
+        *v = e;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_norm_matches_the_definition() {
+        let x = [1.0f32, -2.0, 3.0, -4.0];
+        let w = [1.0f32, 0.5, 2.0, 1.0];
+        let mut out = [0f32; 4];
+        rms_norm(&x, &w, 1e-5, &mut out);
+        let s = 1.0 / (7.5f64 + 1e-5).sqrt();
+        for i in 0..4 {
+            assert!((f64::from(out[i]) - f64::from(x[i]) * s * f64::from(w[i])).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn rope_norm_rotates_adjacent_pairs_by_pos_times_frequency() {
+        let p = RopeParams {
+            kind: RopeKind::Norm,
+            n_dims: 4,
+            freq_base: 10000.0,
+            freq_scale: 1.0,
+            freq_factors: None,
+        };
+        let mut cache = [0f32; 4];
+        rope_cache(&p, 3, &mut cache);
+        let mut head = [1.0f32, 0.0, 0.0, 1.0, 7.0];
+        rope_apply(RopeKind::Norm, 4, &cache, &mut head);
+        // pair 0: angle 3, pair 1: angle 3 * 10000^(-1/2)
+        let a1 = 3.0f64 / 100.0;
+        assert!((f64::from(head[0]) - 3f64.cos()).abs() < 1e-6);
+        assert!((f64::from(head[1]) - 3f64.sin()).abs() < 1e-6);
+        assert!((f64::from(head[2]) + a1.sin()).abs() < 1e-6);
+        assert!((f64::from(head[3]) - a1.cos()).abs() < 1e-6);
+        assert_eq!(head[4], 7.0);
+    }
+
+    #[test]
+    fn rope_neox_pairs_halves() {
+        let p = RopeParams {
+            kind: RopeKind::Neox,
+            n_dims: 4,
+            freq_base: 10000.0,
+            freq_scale: 0.5,
+            freq_factors: None,
+        };
+        let mut cache = [0f32; 4];
+        rope_cache(&p, 2, &mut cache);
+        let mut head = [1.0f32, 1.0, 0.0, 0.0];
+        rope_apply(RopeKind::Neox, 4, &cache, &mut head);
+        // pair (0, 2) angle 0.5*2 = 1, pair (1, 3) angle 0.5 * 2/100
+        assert!((f64::from(head[0]) - 1f64.cos()).abs() < 1e-6);
+        assert!((f64::from(head[2]) - 1f64.sin()).abs() < 1e-6);
+        assert!((f64::from(head[3]) - 0.01f64.sin()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_is_shift_invariant() {
+        let mut a = [1.0f32, 2.0, 3.0, 1000.0];
+        softmax_scaled(&mut a, 0.001);
+        let s: f32 = a.iter().sum();
+        assert!((s - 1.0).abs() < 1e-6);
+        let mut b = [0.0f32, 0.0];
+        softmax_scaled(&mut b, 1.0);
+        assert_eq!(b, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn silu_values() {
+        assert_eq!(silu(0.0), 0.0);
+        assert!((silu(2.0) - 2.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,149 @@
+//! A decoding session: a model, its KV cache and every buffer, allocated once from a
+//! [`MemoryPlan`].
+//!
+//! ```no_run
+//! # fn demo(bytes: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! use emberlm::{Model, Session, SessionOptions};
+//! let gguf = emberlm::models::Gguf::parse(bytes)?;
+//! let model = Model::from_gguf(&gguf)?;
+//! let mut session = Session::new(&model, SessionOptions { n_ctx: 512, ..Default::default() })?;
+//! let logits = session.prefill(&[1, 403, 407])?;
+//! let mut next = argmax(logits);
+//! for _ in 0..16 {
+//!     next = argmax(session.decode_step(next)?);
+//! }
+//! # Ok(()) }
+//! # fn argmax(l: &[f32]) -> u32 { 0 }
+//! ```
+
+use alloc::vec::Vec;
+
+use crate::error::{Error, Result, zeroed};
+use crate::forward::{Scratch, forward};
+use crate::kv::{KvCache, KvType};
+use crate::model::Model;
+use crate::plan::MemoryPlan;
+
+/// How to size a [`Session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Context positions (prompt plus generated tokens). 0 means the model's training context.
+    pub n_ctx: usize,
+    /// Most tokens per forward pass while prefilling (longer prompts are split).
+    pub n_batch: usize,
+    /// KV cache element type.
+    pub kv_type: KvType,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self { n_ctx: 0, n_batch: 512, kv_type: KvType::F16 }
+    }
+}
+
+/// A sequence being decoded: `n_past` positions in the KV cache and the last logits.
+#[derive(Debug)]
+pub struct Session<'m, 'a> {
+    model: &'m Model<'a>,
+    plan: MemoryPlan,
+    kv: KvCache,
+    scratch: Scratch,
+    logits: Vec<f32>,
+    n_past: usize,
+}
+
+impl<'m, 'a> Session<'m, 'a> {
+    /// Plan and allocate every buffer of a session of `opts` for `model`.
+    pub fn new(model: &'m Model<'a>, opts: SessionOptions) -> Result<Self> {
+        let n_ctx = if opts.n_ctx == 0 { model.config().n_ctx_train } else { opts.n_ctx };
+        let plan = model.memory_plan(n_ctx, opts.n_batch, opts.kv_type)?;
+        Self::with_plan(model, plan)
+    }
+
+    /// Allocate a session exactly as `plan` says (a plan from [`Model::memory_plan`]).
+    pub fn with_plan(model: &'m Model<'a>, plan: MemoryPlan) -> Result<Self> {
+        Ok(Self {
+            model,
+            kv: KvCache::new(model.config(), plan.n_ctx, plan.kv_type)?,
+            scratch: Scratch::new(model, &plan)?,
+            logits: zeroed(model.config().n_vocab, "logits")?,
+            n_past: 0,
+            plan,
+        })
+    }
+
+    /// The memory plan the session was allocated from.
+    pub fn plan(&self) -> &MemoryPlan {
+        &self.plan
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model<'a> {
+        self.model
+    }
+
+    /// Positions in use.
+    pub fn n_past(&self) -> usize {
+        self.n_past
+    }
+
+    /// Context size.
+    pub fn n_ctx(&self) -> usize {
+        self.plan.n_ctx
+    }
+
+    /// The logits of the last token run (zeros before the first).
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Run `tokens` after the current context and return the logits of the last one. The whole
+    /// prompt is processed in batches of up to `n_batch` tokens (each weight row is reused across
+    /// a batch). Invalid input (unknown token ids, too many tokens) is rejected before anything
+    /// changes.
+    pub fn prefill(&mut self, tokens: &[u32]) -> Result<&[f32]> {
+        if tokens.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        self.check(tokens)?;
+        for chunk in tokens.chunks(self.scratch.n_batch()) {
+            forward(self.model, &mut self.kv, &mut self.scratch, chunk, self.n_past, &mut self.logits)?;
+            self.n_past += chunk.len();
+        }
+        Ok(&self.logits)
+    }
+
+    /// Run one token after the current context and return its logits.
+    pub fn decode_step(&mut self, token: u32) -> Result<&[f32]> {
+        self.prefill(&[token])
+    }
+
+    /// Forget every position from `n` on (rewind to `n` tokens of context).
+    pub fn truncate(&mut self, n: usize) -> Result<()> {
+        if n > self.n_past {
+            return Err(Error::TruncateBeyondEnd { n, n_past: self.n_past });
+        }
+        self.n_past = n;
+        Ok(())
+    }
+
+    /// Forget the whole context.
+    pub fn reset(&mut self) {
+        self.n_past = 0;
+    }
+
+    fn check(&self, tokens: &[u32]) -> Result<()> {
+        let n_vocab = self.model.config().n_vocab;
+        if let Some(&token) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(Error::TokenOutOfRange { token, n_vocab });
+        }
+        if tokens.len() > self.plan.n_ctx - self.n_past {
+            return Err(Error::ContextOverflow {
+                n_ctx: self.plan.n_ctx,
+                n_past: self.n_past,
+                n_tokens: tokens.len(),
+            });
+        }
+        Ok(())
+    }
+}
