@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 
 mod convert;
 mod info;
+mod perplexity;
+mod tokenize;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -23,6 +25,10 @@ enum Command {
     Info(info::Args),
     /// Convert another checkpoint format to GGUF (llama2c).
     Convert(convert::Args),
+    /// Tokenize text with a model's vocabulary, as llama-tokenize does.
+    Tokenize(tokenize::Args),
+    /// Perplexity of a text, and KL divergence against a llama.cpp KL base file.
+    Perplexity(perplexity::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Tokenize(args) => tokenize::run(&args),
+        Command::Perplexity(args) => perplexity::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

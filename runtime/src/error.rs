@@ -32,6 +32,9 @@ pub enum Error {
     TokenOutOfRange { token: u32, n_vocab: usize },
     /// An empty prompt given to [`crate::Session::prefill`].
     EmptyInput,
+    /// A logits buffer of the wrong size given to [`crate::Session::prefill_logits`] (or a first
+    /// output index past the tokens).
+    LogitsBuffer { expected: usize, got: usize },
     /// [`crate::Session::truncate`] to more positions than the session holds.
     TruncateBeyondEnd { n: usize, n_past: usize },
     /// Invalid session options (a zero context or batch size, ...).
@@ -80,6 +83,12 @@ impl fmt::Display for Error {
                 write!(f, "token id {token} is outside the vocabulary of {n_vocab} tokens")
             }
             Self::EmptyInput => write!(f, "empty prompt"),
+            Self::LogitsBuffer { expected, got } => {
+                write!(
+                    f,
+                    "logits buffer holds {got} values, {expected} are needed (or the first output is past the input)"
+                )
+            }
             Self::TruncateBeyondEnd { n, n_past } => {
                 write!(f, "cannot truncate to {n} tokens: the session holds only {n_past}")
             }

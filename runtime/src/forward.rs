@@ -62,14 +62,16 @@ impl Scratch {
 }
 
 /// Run `tokens` (at most `n_batch`, all valid ids, fitting in the cache) at positions
-/// `pos0..pos0 + tokens.len()`, writing their keys and values into `kv` and the logits of the
-/// last token into `logits`.
+/// `pos0..pos0 + tokens.len()`, writing their keys and values into `kv`, and the logits of the
+/// tokens from index `out_from` on into `logits` (`(tokens.len() - out_from) * n_vocab` values,
+/// token after token; `out_from == tokens.len()` computes no logits at all).
 pub(crate) fn forward(
     model: &Model<'_>,
     kv: &mut KvCache,
     s: &mut Scratch,
     tokens: &[u32],
     pos0: usize,
+    out_from: usize,
     logits: &mut [f32],
 ) -> Result<()> {
     let c = model.config();
@@ -147,10 +149,19 @@ pub(crate) fn forward(
         add_assign(&mut x[..n * n_embd], &xn[..n * n_embd]);
     }
 
-    // Output: final norm and projection of the last token.
-    let last = (n - 1) * n_embd..n * n_embd;
-    rms_norm(&x[last], model.output_norm, c.rms_eps, &mut xn[..n_embd]);
-    qin.invalidate();
-    qin.matmul(&model.output, &xn[..n_embd], 1, logits)?;
+    // Output: final norm and projection of the requested tokens only.
+    let n_out = n - out_from.min(n);
+    for (o, t) in (out_from..n).enumerate() {
+        rms_norm(
+            &x[t * n_embd..(t + 1) * n_embd],
+            model.output_norm,
+            c.rms_eps,
+            &mut xn[o * n_embd..(o + 1) * n_embd],
+        );
+    }
+    if n_out > 0 {
+        qin.invalidate();
+        qin.matmul(&model.output, &xn[..n_out * n_embd], n_out, logits)?;
+    }
     Ok(())
 }

@@ -106,11 +106,60 @@ impl<'m, 'a> Session<'m, 'a> {
             return Err(Error::EmptyInput);
         }
         self.check(tokens)?;
-        for chunk in tokens.chunks(self.scratch.n_batch()) {
-            forward(self.model, &mut self.kv, &mut self.scratch, chunk, self.n_past, &mut self.logits)?;
+        let n_chunks = tokens.len().div_ceil(self.scratch.n_batch());
+        for (i, chunk) in tokens.chunks(self.scratch.n_batch()).enumerate() {
+            // Only the very last token's logits are wanted.
+            let out_from = if i + 1 == n_chunks { chunk.len() - 1 } else { chunk.len() };
+            forward(
+                self.model,
+                &mut self.kv,
+                &mut self.scratch,
+                chunk,
+                self.n_past,
+                out_from,
+                &mut self.logits,
+            )?;
             self.n_past += chunk.len();
         }
         Ok(&self.logits)
+    }
+
+    /// Run `tokens` after the current context like [`Session::prefill`], and write the logits of
+    /// every token from index `first` on into `out` (`(tokens.len() - first) * n_vocab` values,
+    /// token after token): what perplexity needs, computed in the same batches.
+    pub fn prefill_logits(&mut self, tokens: &[u32], first: usize, out: &mut [f32]) -> Result<()> {
+        let n_vocab = self.model.config().n_vocab;
+        if tokens.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        if first >= tokens.len() || out.len() != (tokens.len() - first) * n_vocab {
+            return Err(Error::LogitsBuffer {
+                expected: (tokens.len() - first.min(tokens.len())) * n_vocab,
+                got: out.len(),
+            });
+        }
+        self.check(tokens)?;
+        let mut start = 0;
+        for chunk in tokens.chunks(self.scratch.n_batch()) {
+            let out_from = first.saturating_sub(start).min(chunk.len());
+            let o = (start + out_from).saturating_sub(first) * n_vocab;
+            let n_out = (chunk.len() - out_from) * n_vocab;
+            forward(
+                self.model,
+                &mut self.kv,
+                &mut self.scratch,
+                chunk,
+                self.n_past,
+                out_from,
+                &mut out[o..o + n_out],
+            )?;
+            self.n_past += chunk.len();
+            start += chunk.len();
+        }
+        if let Some(last) = out.get(out.len() - n_vocab..) {
+            self.logits.copy_from_slice(last);
+        }
+        Ok(())
     }
 
     /// Run one token after the current context and return its logits.

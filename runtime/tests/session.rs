@@ -52,6 +52,23 @@ fn batched_prefill_equals_token_by_token() {
                 );
             }
         }
+        // Logits of every position from a batch (perplexity's path) equal decoding's, for an
+        // output range starting inside the first chunk, at a chunk boundary and in a later chunk.
+        for (first, n_batch) in [(0, 512), (50, 512), (35, 7), (49, 7), (99, 16)] {
+            let mut s = session(&model, opts(128, n_batch, kv));
+            let n_vocab = model.config().n_vocab;
+            let mut out = vec![0f32; (n_max - first) * n_vocab];
+            s.prefill_logits(&seq[..n_max], first, &mut out).unwrap();
+            for (i, row) in out.chunks_exact(n_vocab).enumerate() {
+                assert!(
+                    row == stepwise[first + i].as_slice(),
+                    "{wt:?} {kv:?}: logits of position {}",
+                    first + i
+                );
+            }
+            assert_eq!(s.logits(), stepwise[n_max - 1].as_slice());
+            assert!(s.prefill_logits(&seq[..4], 4, &mut out).is_err(), "first past the input");
+        }
         // Prefill then decode continues exactly as decoding all along.
         let mut s = session(&model, opts(128, 512, kv));
         s.prefill(&seq[..40]).unwrap();
