@@ -9,6 +9,8 @@ extern crate std;
 
 mod attention;
 #[cfg(feature = "std")]
+pub mod chat;
+#[cfg(feature = "std")]
 pub mod convert;
 mod error;
 pub mod eval;
@@ -18,6 +20,7 @@ pub mod matmul;
 mod model;
 pub mod ops;
 mod plan;
+pub mod sampler;
 mod session;
 pub mod tokenizer;
 
