@@ -78,7 +78,7 @@ pub(crate) fn forward(
     let n = tokens.len();
     let n_embd = c.n_embd;
     let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, attn_scratch, .. } = s;
-    let mut qin = QuantizedInput::new(acts);
+    let mut qin = QuantizedInput::new(model.kernels, acts);
 
     // Token embeddings (get_rows: dequantize one row each).
     for (t, &tok) in tokens.iter().enumerate() {

@@ -15,9 +15,10 @@ use core::ops::Range;
 use emberlm_models::TensorView;
 use emberlm_quant::formats::{
     bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
-    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0,
+    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
-use emberlm_quant::{Format, QuantType};
+use emberlm_quant::kernels::QuantizeFn;
+use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
 
 use crate::error::{Error, Result};
 
@@ -81,6 +82,31 @@ macro_rules! with_weight_format {
             _ => $other,
         }
     };
+}
+
+/// Activation formats: where a kernel table keeps each one's quantizer (the tiers vectorize
+/// f16 and the 8-bit formats; f32 is a copy and bf16 stays the scalar spec everywhere).
+trait Activation: Format {
+    fn quantizer(k: &Kernels) -> QuantizeFn<Self>;
+}
+
+macro_rules! activation {
+    ($($fmt:ty => |$k:ident| $e:expr),* $(,)?) => {
+        $(impl Activation for $fmt {
+            fn quantizer($k: &Kernels) -> QuantizeFn<Self> {
+                $e
+            }
+        })*
+    };
+}
+
+activation! {
+    F32 => |_k| F32::quantize,
+    BF16 => |_k| BF16::quantize,
+    F16 => |k| k.quantize_f16,
+    Q8_0 => |k| k.quantize_q8_0,
+    Q8_1 => |k| k.quantize_q8_1,
+    Q8K => |k| k.quantize_q8_k,
 }
 
 /// Whether tensors of type `ty` can be used as matmul weights (llama.cpp has a `vec_dot` for
@@ -203,15 +229,17 @@ impl<'a> Matrix<'a> {
 /// up) quantize the input once.
 #[derive(Debug)]
 pub struct QuantizedInput<'s> {
+    kernels: &'static Kernels,
     buf: &'s mut [u32],
     /// Activation type currently held, its rows and their length in values.
     held: Option<(QuantType, usize, usize)>,
 }
 
 impl<'s> QuantizedInput<'s> {
-    /// Use `buf` (see [`crate::MemoryPlan`] for its size) to hold quantized activations.
-    pub fn new(buf: &'s mut [u32]) -> Self {
-        Self { buf, held: None }
+    /// Use `buf` (see [`crate::MemoryPlan`] for its size) to hold activations quantized by
+    /// `kernels`, for products run on `kernels`.
+    pub fn new(kernels: &'static Kernels, buf: &'s mut [u32]) -> Self {
+        Self { kernels, buf, held: None }
     }
 
     /// Forget what the buffer holds (the input changed).
@@ -246,8 +274,9 @@ impl<'s> QuantizedInput<'s> {
             let blocks = bytemuck::try_cast_slice_mut::<u8, <A as Format>::Block>(bytes)
                 .map_err(|_| w.misaligned())?;
             let per_row = n_cols / A::ELEMS;
+            let quantize = A::quantizer(self.kernels);
             for (xr, br) in x.chunks_exact(n_cols).zip(blocks.chunks_exact_mut(per_row)).take(n_rows) {
-                A::quantize(xr, br);
+                quantize(xr, br);
             }
         }, _ => return Err(w.misaligned()));
         self.held = Some((act, n_rows, n_cols));
@@ -258,7 +287,7 @@ impl<'s> QuantizedInput<'s> {
     pub fn matmul(&mut self, w: &Matrix<'_>, x: &[f32], n_rows: usize, y: &mut [f32]) -> Result<()> {
         let (_, row_bytes) = self.prepare(w, x, n_rows)?;
         let bytes: &[u8] = bytemuck::cast_slice(&*self.buf);
-        matmul_rows(w, &bytes[..n_rows * row_bytes], n_rows, 0..w.n_rows, y)
+        matmul_rows(self.kernels, w, &bytes[..n_rows * row_bytes], n_rows, 0..w.n_rows, y)
     }
 }
 
@@ -269,6 +298,7 @@ impl<'s> QuantizedInput<'s> {
 /// sub-range writes a disjoint output block; with `rows = 0..w.n_rows()` the output is the usual
 /// token-major `[n_tokens][n_rows]` matrix.
 pub fn matmul_rows(
+    kernels: &Kernels,
     w: &Matrix<'_>,
     acts: &[u8],
     n_tokens: usize,
@@ -290,10 +320,11 @@ pub fn matmul_rows(
         if ab.len() < n_tokens * a_per_row {
             return Err(Error::Unsupported { what: alloc::format!("matmul of {} with too few activations", w.name) });
         }
+        let dot = <W as Dispatch>::dot(kernels);
         for (i, r) in rows.enumerate() {
             let wr = &wb[r * w_per_row..(r + 1) * w_per_row];
             for (t, ar) in ab.chunks_exact(a_per_row).take(n_tokens).enumerate() {
-                out[t * n_out + i] = W::vec_dot(wr, ar);
+                out[t * n_out + i] = dot(wr, ar);
             }
         }
         Ok(())
@@ -331,7 +362,7 @@ mod tests {
         let m = Matrix::new("w", F::TYPE, n_rows, n_cols, bytemuck::cast_slice(&blocks)).unwrap();
 
         let mut buf = vec![0u32; activation_row_bytes(F::TYPE, n_cols).unwrap() * n_tok / 4 + 1];
-        let mut qin = QuantizedInput::new(&mut buf);
+        let mut qin = QuantizedInput::new(&Kernels::SCALAR, &mut buf);
         let mut y = vec![0f32; n_tok * n_rows];
         qin.matmul(&m, &x, n_tok, &mut y).unwrap();
 
@@ -358,7 +389,7 @@ mod tests {
         let row_bytes = activation_row_bytes(F::TYPE, n_cols).unwrap();
         let acts: &[u8] = bytemuck::cast_slice(&buf);
         let mut part = vec![0f32; n_tok * 2];
-        matmul_rows(&m, &acts[..n_tok * row_bytes], n_tok, 2..4, &mut part).unwrap();
+        matmul_rows(&Kernels::SCALAR, &m, &acts[..n_tok * row_bytes], n_tok, 2..4, &mut part).unwrap();
         for t in 0..n_tok {
             assert_eq!(&part[t * 2..t * 2 + 2], &y[t * n_rows + 2..t * n_rows + 4], "{}", F::TYPE);
         }

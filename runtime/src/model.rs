@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use emberlm_models::arch::{Ffn, tensor};
 use emberlm_models::{Gguf, ModelConfig, QuantType, TensorView};
+use emberlm_quant::Kernels;
 use emberlm_quant::formats::f32::F32;
 
 use crate::error::{Error, Result};
@@ -39,6 +40,8 @@ pub struct Model<'a> {
     pub(crate) output: Matrix<'a>,
     pub(crate) rope_freqs: Option<&'a [f32]>,
     pub(crate) layers: Vec<LayerWeights<'a>>,
+    /// The kernel table every product of this model runs on.
+    pub(crate) kernels: &'static Kernels,
 }
 
 /// Tensor lookups that remember which tensors were used.
@@ -117,7 +120,18 @@ impl<'a> Model<'a> {
         if let Some(t) = gguf.tensors().iter().find(|t| !b.used.contains(t.name())) {
             return Err(Error::UnusedTensor { name: t.name().to_string() });
         }
-        Ok(Self { config, tok_embd, output_norm, output, rope_freqs, layers })
+        Ok(Self { config, tok_embd, output_norm, output, rope_freqs, layers, kernels: default_kernels()? })
+    }
+
+    /// The kernel table the model's products run on (see [`emberlm_quant::kernels`]).
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kernels
+    }
+
+    /// Run the model's products on `kernels` instead (tests and benches compare tiers this way).
+    pub fn with_kernels(mut self, kernels: &'static Kernels) -> Self {
+        self.kernels = kernels;
+        self
     }
 
     /// The configuration.
@@ -142,6 +156,15 @@ impl<'a> Model<'a> {
         let types: Vec<QuantType> = self.matrices().skip(1).map(|m| m.ty()).collect();
         MemoryPlan::new(&self.config, &types, n_ctx, n_batch, kv)
     }
+}
+
+/// The process's kernel table: `EMBERLM_TIER` or the best tier the CPU runs (std), the best tier
+/// the build targets (no_std).
+fn default_kernels() -> Result<&'static Kernels> {
+    #[cfg(feature = "std")]
+    return Kernels::from_env().map_err(|e| Error::Unsupported { what: e.to_string() });
+    #[cfg(not(feature = "std"))]
+    Ok(Kernels::best())
 }
 
 /// Reject configurations using features the forward pass does not implement yet, naming them.
