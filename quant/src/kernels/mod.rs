@@ -17,6 +17,11 @@ use crate::formats::{
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
 
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
 /// A kernel tier: the instruction-set level a [`Kernels`] table is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -126,6 +131,12 @@ impl Kernels {
         }
         match tier {
             Tier::Scalar => Some(&Self::SCALAR),
+            #[cfg(target_arch = "x86_64")]
+            Tier::Avx2 => Some(&x86_64::avx2::AVX2),
+            #[cfg(target_arch = "aarch64")]
+            Tier::Neon => Some(&aarch64::neon::NEON),
+            #[cfg(target_arch = "aarch64")]
+            Tier::Dotprod => Some(&aarch64::dotprod::DOTPROD),
             _ => None,
         }
     }
@@ -162,7 +173,9 @@ impl core::fmt::Display for TierError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             TierError::Unknown => f.write_str("EMBERLM_TIER must be one of scalar, avx2, neon, dotprod"),
-            TierError::Unsupported(t) => write!(f, "EMBERLM_TIER={t}: this CPU (or build) cannot run the {t} kernels"),
+            TierError::Unsupported(t) => {
+                write!(f, "EMBERLM_TIER={t}: this CPU (or build) cannot run the {t} kernels")
+            }
         }
     }
 }

@@ -1,0 +1,47 @@
+//! The baseline NEON tier ([`Tier::Neon`]): Advanced SIMD only, so it runs on every aarch64 CPU
+//! (Cortex-A72 / Raspberry Pi 4 included). One file per format; `util` holds the shared helpers
+//! and `quantize` the activation quantizers (also used by the dotprod tier).
+//!
+//! Every kernel here is bit-identical to the scalar spec except the float formats
+//! (`f32 f16 bf16`), which sum their (exact, spec-rounded) f32 products in f64 in a different
+//! order (see `f32.rs` for the bound).
+
+use crate::kernels::{Kernels, Tier};
+
+pub(crate) mod bf16;
+pub(crate) mod f16;
+pub(crate) mod f32;
+pub(crate) mod q2_k;
+pub(crate) mod q3_k;
+pub(crate) mod q4_0;
+pub(crate) mod q4_1;
+pub(crate) mod q4_k;
+pub(crate) mod q5_0;
+pub(crate) mod q5_1;
+pub(crate) mod q5_k;
+pub(crate) mod q6_k;
+pub(crate) mod q8_0;
+pub(crate) mod quantize;
+pub(crate) mod util;
+
+/// The NEON table. Only [`Kernels::for_tier`] hands it out, after checking the CPU has NEON.
+pub(crate) const NEON: Kernels = Kernels {
+    tier: Tier::Neon,
+    dot_f32: f32::vec_dot,
+    dot_f16: f16::vec_dot,
+    dot_bf16: bf16::vec_dot,
+    dot_q4_0: q4_0::vec_dot,
+    dot_q4_1: q4_1::vec_dot,
+    dot_q5_0: q5_0::vec_dot,
+    dot_q5_1: q5_1::vec_dot,
+    dot_q8_0: q8_0::vec_dot,
+    dot_q2_k: q2_k::vec_dot,
+    dot_q3_k: q3_k::vec_dot,
+    dot_q4_k: q4_k::vec_dot,
+    dot_q5_k: q5_k::vec_dot,
+    dot_q6_k: q6_k::vec_dot,
+    quantize_f16: quantize::quantize_f16,
+    quantize_q8_0: quantize::quantize_q8_0,
+    quantize_q8_1: quantize::quantize_q8_1,
+    quantize_q8_k: quantize::quantize_q8_k,
+};

@@ -1,0 +1,34 @@
+//! `q4_1 x q8_1` with baseline NEON.
+//!
+//! Per block the integer sum `Σ q * a` is formed exactly, then the spec's float expression
+//! `sumf += (d_w*d_a) * sumi + m_w*s_a` is evaluated in the spec's order: bit-identical to
+//! [`Q4_1::vec_dot`](crate::formats::q4_1::Q4_1).
+
+use core::arch::aarch64::*;
+
+use super::util::{arr, dot_i8, fp16, ld_i8, ld_u8, nibbles};
+use crate::formats::q4_1::BlockQ4_1;
+use crate::formats::q8_1::BlockQ8_1;
+
+/// # Safety
+/// The CPU must support NEON.
+#[target_feature(enable = "neon")]
+unsafe fn dot(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    let mut sumf = 0f32;
+    for (x, y) in w.iter().zip(a) {
+        let (lo, hi) = nibbles(ld_u8(&x.qs));
+        let acc = dot_i8(vdupq_n_s32(0), vreinterpretq_s8_u8(lo), ld_i8(arr(&y.qs, 0)));
+        let acc = dot_i8(acc, vreinterpretq_s8_u8(hi), ld_i8(arr(&y.qs, 16)));
+        let sumi = vaddvq_s32(acc);
+        sumf += (fp16(x.d) * fp16(y.d)) * sumi as f32 + fp16(x.m) * fp16(y.s);
+    }
+    sumf
+}
+
+/// Safe wrapper, stored only in the `NEON` table.
+pub(crate) fn vec_dot(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    assert_eq!(w.len(), a.len(), "Q4_1::vec_dot: operand lengths");
+    // SAFETY: NEON is part of the aarch64 baseline, and this wrapper is reachable only through the
+    // `NEON` table, which `Kernels::for_tier` hands out after `Tier::Neon.is_supported()`.
+    unsafe { dot(w, a) }
+}

@@ -1,0 +1,58 @@
+//! The AVX2 tier: x86_64 with AVX2, FMA and F16C (Intel Haswell / AMD Excavator and later).
+//!
+//! One file per weight format (its dot product against its activation format), the activation
+//! quantizers in [`quantize`], shared helpers in [`util`]. Each kernel is a
+//! `#[target_feature(enable = "avx2,fma,f16c")] unsafe fn` behind a crate-private safe wrapper that
+//! checks the lengths once; the wrappers are reachable only through [`AVX2`], which
+//! [`Kernels::for_tier`] returns only after detecting the three features, and that detection is
+//! what makes calling the wrappers sound.
+//!
+//! Numerics, per kernel (details in each file):
+//! - integer block sums are exact for **every** input (any bytes, `i8` -128 included); the
+//!   `maddubs` sign trick is only used where it cannot saturate or wrap;
+//! - the float accumulation across blocks uses `f32x8` FMA accumulators, a different order from
+//!   the spec's, so dot products are bit-identical to the spec only when all partial sums are
+//!   exactly representable (the parity tests check this), and otherwise within f32 accumulation
+//!   error (bounded in the tests);
+//! - the quantizers are bit-identical to the spec for every input.
+
+mod bf16;
+mod f16;
+mod f32;
+mod q2_k;
+mod q3_k;
+mod q4_0;
+mod q4_1;
+mod q4_k;
+mod q5_0;
+mod q5_1;
+mod q5_k;
+mod q6_k;
+mod q8_0;
+mod quantize;
+mod util;
+
+use crate::{Kernels, Tier};
+
+/// The AVX2 kernel table. Crate-private: handed out only by [`Kernels::for_tier`] after feature
+/// detection (see the module docs).
+pub(crate) static AVX2: Kernels = Kernels {
+    tier: Tier::Avx2,
+    dot_f32: f32::dot,
+    dot_f16: f16::dot,
+    dot_bf16: bf16::dot,
+    dot_q4_0: q4_0::dot,
+    dot_q4_1: q4_1::dot,
+    dot_q5_0: q5_0::dot,
+    dot_q5_1: q5_1::dot,
+    dot_q8_0: q8_0::dot,
+    dot_q2_k: q2_k::dot,
+    dot_q3_k: q3_k::dot,
+    dot_q4_k: q4_k::dot,
+    dot_q5_k: q5_k::dot,
+    dot_q6_k: q6_k::dot,
+    quantize_f16: quantize::quantize_f16,
+    quantize_q8_0: quantize::quantize_q8_0,
+    quantize_q8_1: quantize::quantize_q8_1,
+    quantize_q8_k: quantize::quantize_q8_k,
+};
