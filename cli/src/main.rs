@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 mod convert;
 mod info;
 mod perplexity;
+mod run;
 mod tokenize;
 
 #[derive(Parser, Debug)]
@@ -25,6 +26,8 @@ enum Command {
     Info(info::Args),
     /// Convert another checkpoint format to GGUF (llama2c).
     Convert(convert::Args),
+    /// Continue a prompt, streaming the text (llama.cpp-style flags).
+    Run(run::Args),
     /// Tokenize text with a model's vocabulary, as llama-tokenize does.
     Tokenize(tokenize::Args),
     /// Perplexity of a text, and KL divergence against a llama.cpp KL base file.
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Tokenize(args) => tokenize::run(&args),
         Command::Perplexity(args) => perplexity::run(&args),
     };
