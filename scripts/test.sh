@@ -35,3 +35,6 @@ for cpu in cortex-a72 cortex-a76; do
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
     cargo test --locked --target aarch64-unknown-linux-gnu -p emberlm-quant -p emberlm-models
 done
+
+step "fidelity against llama.cpp (release; KL bases from scripts/make-kl-bases.sh)"
+cargo test --locked --release -p emberlm-cli --test fidelity -- --ignored --nocapture
