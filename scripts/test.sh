@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # emberlm's test command (the README's, and what CI runs).
 #
-#   scripts/test.sh          every tier: lint, host tests, no_std builds, aarch64 under qemu, real models
+#   scripts/test.sh          every tier: lint, host tests, no_std builds, aarch64 under qemu, MCU
+#                            firmware under QEMU, fidelity against llama.cpp (real models)
 #   scripts/test.sh quick    lint + host tests only (seconds once built)
 #
 # Real-model tests use $EMBERLM_MODELS (default ~/.cache/emberlm/models); they print SKIPPED when a
@@ -35,6 +36,9 @@ for cpu in cortex-a72 cortex-a76; do
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
     cargo test --locked --target aarch64-unknown-linux-gnu -p emberlm-quant -p emberlm-models
 done
+
+step "MCU firmware under QEMU (an386 M4F, an547 M55, rv32) against the host"
+scripts/check-mcu.sh
 
 step "fidelity against llama.cpp (release; KL bases from scripts/make-kl-bases.sh)"
 cargo test --locked --release -p emberlm-cli --test fidelity -- --ignored --nocapture
