@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Make llama.cpp's KL-divergence base files for the fidelity tests: llama-perplexity (pinned
 # llama.cpp, scripts/build-llama-cpp.sh) on SmolLM2-135M-Instruct Q4_1 over a 7 230-token text
-# (llama.cpp's own docs/speculative.md from the same pinned source), at -c 512 and -c 256.
+# (llama.cpp's own docs/speculative.md from the same pinned source), at -c 512 and -c 256; and on
+# Gemma 3 270M Q4_K_M over docs/build.md (13 k tokens: at -c 2048 the scored positions 1024..2047
+# lie far past the 512-position sliding window) at -c 256 (24 chunks) and -c 2048 (3 chunks),
+# about 3 000 scored positions each (the 262 144-entry vocabulary makes each file ~1.6 GB).
 #
-#   scripts/make-kl-bases.sh      prints the directory holding smollm2-c512.kl, smollm2-c256.kl
+#   scripts/make-kl-bases.sh [smollm2|gemma3|all]   (default smollm2, what CI's tests use)
 #
-# The files (~350 MB each) go to $EMBERLM_KL_DIR (default ${EMBERLM_CACHE:-~/.cache/emberlm}/kl),
+# prints the directory holding smollm2-c{512,256}.kl and text.md, and with gemma3 or all also
+# gemma3-c{256,2048}.kl and gemma3-text.md.
+#
+# The files (~350 MB each for SmolLM2) go to $EMBERLM_KL_DIR (default ${EMBERLM_CACHE:-~/.cache/emberlm}/kl),
 # are made once, and are never committed. llama-perplexity's own log sits beside each file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +21,10 @@ bin="$(scripts/build-llama-cpp.sh)"
 src="$(scripts/fetch-llama-cpp.sh)"
 model="$(scripts/fetch-models.sh smollm2)"
 text="$src/docs/speculative.md"
+which="${1:-smollm2}"
+case "$which" in smollm2|gemma3|all) ;; *) echo "usage: $0 [smollm2|gemma3|all]" >&2; exit 2 ;; esac
 for c in 512 256; do
+  [ "$which" = gemma3 ] && break
   f="$out/smollm2-c$c.kl"
   [ -s "$f" ] && continue
   echo "make-kl-bases: llama-perplexity -c $c on $(basename "$model")" >&2
@@ -25,4 +34,18 @@ for c in 512 256; do
   grep "Final estimate" "$f.log" >&2
 done
 cp "$text" "$out/text.md"
+if [ "$which" = smollm2 ]; then echo "$out"; exit 0; fi
+gemma="$(scripts/fetch-models.sh gemma3)"
+gtext="$src/docs/build.md"
+for c in 256 2048; do
+  f="$out/gemma3-c$c.kl"
+  [ -s "$f" ] && continue
+  chunks=$([ "$c" = 2048 ] && echo 3 || echo 24)
+  echo "make-kl-bases: llama-perplexity -c $c --chunks $chunks on $(basename "$gemma")" >&2
+  "$bin/llama-perplexity" -m "$gemma" -f "$gtext" -c "$c" --chunks "$chunks" -t "$(nproc)" \
+    --kl-divergence-base "$f.part" > "$f.log" 2>&1 || { tail -20 "$f.log" >&2; exit 1; }
+  mv "$f.part" "$f"
+  grep "Final estimate" "$f.log" >&2
+done
+cp "$gtext" "$out/gemma3-text.md"
 echo "$out"

@@ -89,7 +89,8 @@ impl Report<'_> {
         }
         let _ = writeln!(w, "rope:          base {} dims {}", hp.rope_freq_base, hp.rope_dims);
         if let Some(win) = hp.sliding_window {
-            let _ = writeln!(w, "sliding win:   {win}");
+            let n_swa = hp.swa_layers.iter().filter(|&&s| s).count();
+            let _ = writeln!(w, "sliding win:   {win} ({n_swa} of {} layers)", hp.n_layer);
         }
         if hp.n_expert > 0 {
             let _ = writeln!(w, "experts:       {} ({} used)", hp.n_expert, hp.n_expert_used);
@@ -122,6 +123,19 @@ impl Report<'_> {
             f32,
             mib(f32)
         );
+        let (full16, full32) =
+            (self.hp.kv_cache_bytes_full(self.n_ctx, 2), self.hp.kv_cache_bytes_full(self.n_ctx, 4));
+        if full16 != f16 {
+            let _ = writeln!(
+                w,
+                "kv naive:      -c {}: {} bytes f16 ({}), {} bytes f32 ({}) if every layer kept every position",
+                self.n_ctx,
+                full16,
+                mib(full16),
+                full32,
+                mib(full32)
+            );
+        }
         s
     }
 
@@ -165,6 +179,8 @@ impl Report<'_> {
                 "n_ctx": self.n_ctx,
                 "f16_bytes": hp.kv_cache_bytes(self.n_ctx, 2),
                 "f32_bytes": hp.kv_cache_bytes(self.n_ctx, 4),
+                "full_f16_bytes": hp.kv_cache_bytes_full(self.n_ctx, 2),
+                "full_f32_bytes": hp.kv_cache_bytes_full(self.n_ctx, 4),
             },
         })
     }

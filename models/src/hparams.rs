@@ -40,6 +40,11 @@ pub struct Hparams {
     pub rope_dims: u64,
     /// `<arch>.attention.sliding_window`, for models with local-attention layers.
     pub sliding_window: Option<u64>,
+    /// Which layers attend through the sliding window, as llama.cpp decides: an
+    /// `<arch>.attention.sliding_window_pattern` array of booleans, else a period `n` (that key
+    /// as an integer, else the architecture's default: 6 for gemma3) making every layer but
+    /// each `n`-th (`il % n < n - 1`) a local one. All `false` without a window.
+    pub swa_layers: Vec<bool>,
     /// `<arch>.expert_count` and `<arch>.expert_used_count` for mixture-of-experts models.
     pub n_expert: u64,
     pub n_expert_used: u64,
@@ -88,6 +93,11 @@ impl Hparams {
                 None => gguf.tensor("token_embd.weight")?.dims().get(1).copied().unwrap_or(0),
             },
         };
+        let sliding_window =
+            gguf.opt_u32(&key("attention.sliding_window"))?.map(u64::from).filter(|&w| w > 0);
+        let swa_layers = swa_layers(gguf, &arch, &key("attention.sliding_window_pattern"), n_layer)?
+            .filter(|_| sliding_window.is_some())
+            .unwrap_or_else(|| vec![false; n_layer as usize]);
         Ok(Self {
             n_vocab,
             n_ctx_train: u64::from(gguf.opt_u32(&key("context_length"))?.unwrap_or(0)),
@@ -101,19 +111,41 @@ impl Hparams {
             rms_eps: gguf.opt_f32(&key("attention.layer_norm_rms_epsilon"))?,
             rope_freq_base: gguf.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0),
             rope_dims: gguf.opt_u32(&key("rope.dimension_count"))?.map_or(head_dim_k, u64::from),
-            sliding_window: gguf.opt_u32(&key("attention.sliding_window"))?.map(u64::from),
+            sliding_window,
+            swa_layers,
             n_expert: u64::from(gguf.opt_u32(&key("expert_count"))?.unwrap_or(0)),
             n_expert_used: u64::from(gguf.opt_u32(&key("expert_used_count"))?.unwrap_or(0)),
             arch,
         })
     }
 
-    /// Bytes of a KV cache holding `n_ctx` positions in every layer, with `elem_bytes` per value
-    /// (2 for f16, 4 for f32): `sum over layers of n_ctx * n_head_kv * (head_dim_k + head_dim_v)`.
+    /// Positions the KV cache of layer `il` holds in a context of `n_ctx`: `n_ctx`, or at most
+    /// the window for a sliding-window layer (a ring buffer of the last `sliding_window`
+    /// positions, all such a layer ever attends to).
+    pub fn kv_positions(&self, il: usize, n_ctx: u64) -> u64 {
+        match self.sliding_window {
+            Some(w) if self.swa_layers.get(il).copied().unwrap_or(false) => n_ctx.min(w),
+            _ => n_ctx,
+        }
+    }
+
+    /// Bytes of the KV cache of a context of `n_ctx` positions with `elem_bytes` per value (2 for
+    /// f16, 4 for f32): `sum over layers of positions * n_head_kv * (head_dim_k + head_dim_v)`,
+    /// where sliding-window layers keep only their window ([`Hparams::kv_positions`]).
     pub fn kv_cache_bytes(&self, n_ctx: u64, elem_bytes: u64) -> u64 {
+        self.kv_bytes_with(|il| self.kv_positions(il, n_ctx), elem_bytes)
+    }
+
+    /// Bytes of a naive KV cache holding all `n_ctx` positions in every layer, windowed or not.
+    pub fn kv_cache_bytes_full(&self, n_ctx: u64, elem_bytes: u64) -> u64 {
+        self.kv_bytes_with(|_| n_ctx, elem_bytes)
+    }
+
+    fn kv_bytes_with(&self, positions: impl Fn(usize) -> u64, elem_bytes: u64) -> u64 {
         self.n_head_kv
             .iter()
-            .map(|&hkv| n_ctx.saturating_mul(hkv * (self.head_dim_k + self.head_dim_v)))
+            .enumerate()
+            .map(|(il, &hkv)| positions(il).saturating_mul(hkv * (self.head_dim_k + self.head_dim_v)))
             .fold(0u64, u64::saturating_add)
             .saturating_mul(elem_bytes)
     }
@@ -150,6 +182,30 @@ fn per_layer(gguf: &Gguf<'_>, key: &str, n_layer: u64) -> Result<Option<Vec<u64>
         return Err(invalid(key, "per-layer array length differs from block_count"));
     }
     array.iter().map(|v| v.as_u64().ok_or_else(wrong)).collect::<Result<Vec<u64>>>().map(Some)
+}
+
+/// The sliding-window layers (llama.cpp's `load_swa_pattern`, `set_swa_pattern` with
+/// `dense_first = false`), or `None` for an architecture that has none by default.
+fn swa_layers(gguf: &Gguf<'_>, arch: &str, key: &str, n_layer: u64) -> Result<Option<Vec<bool>>> {
+    if let Some(value) = gguf.get(key)
+        && let Some(array) = value.as_array()
+    {
+        if array.len() as u64 != n_layer {
+            return Err(invalid(key, "per-layer array length differs from block_count"));
+        }
+        let wrong = || GgufError::WrongType {
+            key: key.to_string(),
+            expected: ValueType::Bool,
+            found: value.value_type(),
+        };
+        return array.iter().map(|v| v.as_bool().ok_or_else(wrong)).collect::<Result<Vec<bool>>>().map(Some);
+    }
+    let default = match arch {
+        "gemma3" => Some(6),
+        _ => None,
+    };
+    let Some(n) = gguf.opt_u32(key)?.or(default) else { return Ok(None) };
+    Ok(Some((0..n_layer).map(|il| n == 0 || il % u64::from(n) < u64::from(n) - 1).collect()))
 }
 
 fn invalid(key: &str, why: &'static str) -> GgufError {

@@ -9,11 +9,14 @@
 //!   (transposed) value row with them.
 //!
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
-//! `-inf`, hence probability exactly 0, and add exactly 0 to every sum.
+//! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
+//! ([`crate::kv`]) holds exactly the visible positions of a layer in slots `0..n_visible`, so a
+//! sliding-window layer's ring buffer needs no mask either; the scores and probabilities are in
+//! slot order.
 
 use alloc::vec::Vec;
 
-use emberlm_models::arch::{Attention, LayerSpec};
+use emberlm_models::arch::LayerSpec;
 use emberlm_quant::Format;
 use emberlm_quant::formats::f16::{F16, f32_to_f16};
 use emberlm_quant::formats::f32::F32;
@@ -53,25 +56,18 @@ pub(crate) struct AttnShape {
     pub(crate) n_head_kv: usize,
     pub(crate) head_dim: usize,
     pub(crate) head_dim_v: usize,
-    pub(crate) attention: Attention,
     pub(crate) scale: f32,
 }
 
 impl AttnShape {
     pub(crate) fn new(spec: &LayerSpec, head_dim: usize, head_dim_v: usize, scale: f32) -> Self {
-        Self {
-            n_head: spec.n_head,
-            n_head_kv: spec.n_head_kv,
-            head_dim,
-            head_dim_v,
-            attention: spec.attention,
-            scale,
-        }
+        Self { n_head: spec.n_head, n_head_kv: spec.n_head_kv, head_dim, head_dim_v, scale }
     }
 }
 
-/// Attention of the token at position `pos` (whose key and value are already in the cache) in
-/// layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head` value-sized heads.
+/// Attention of the token at position `pos` (whose key and value are the last stored in layer
+/// `il` of the cache) in layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head`
+/// value-sized heads.
 pub(crate) fn attend(
     kv: &KvCache,
     il: usize,
@@ -82,29 +78,26 @@ pub(crate) fn attend(
     out: &mut [f32],
 ) {
     let layer = &kv.layers[il];
-    let n_ctx = kv.n_ctx();
+    let cap = layer.cap;
+    let n = layer.n_visible(pos);
     let (hd, hdv) = (shape.head_dim, shape.head_dim_v);
-    let start = match shape.attention {
-        Attention::Full => 0,
-        Attention::SlidingWindow(w) => (pos + 1).saturating_sub(w),
-    };
     let group = shape.n_head / shape.n_head_kv;
     for h in 0..shape.n_head {
         let kvh = h / group;
         let qh = &q[h * hd..(h + 1) * hd];
-        let scores = &mut s.scores[start..=pos];
+        let scores = &mut s.scores[..n];
         match &layer.k {
             KvBuf::F16(k) => {
                 for (d, &x) in s.q16.iter_mut().zip(qh) {
                     *d = f32_to_f16(x);
                 }
-                for (j, sc) in (start..=pos).zip(scores.iter_mut()) {
+                for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
                     *sc = F16::vec_dot(&k[off..off + hd], &s.q16[..hd]);
                 }
             }
             KvBuf::F32(k) => {
-                for (j, sc) in (start..=pos).zip(scores.iter_mut()) {
+                for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
                     *sc = F32::vec_dot(&k[off..off + hd], qh);
                 }
@@ -114,19 +107,19 @@ pub(crate) fn attend(
         let oh = &mut out[h * hdv..(h + 1) * hdv];
         match &layer.v {
             KvBuf::F16(v) => {
-                let p16 = &mut s.probs16[start..=pos];
+                let p16 = &mut s.probs16[..n];
                 for (d, &p) in p16.iter_mut().zip(scores.iter()) {
                     *d = f32_to_f16(p);
                 }
                 for (i, o) in oh.iter_mut().enumerate() {
-                    let row = (kvh * hdv + i) * n_ctx;
-                    *o = F16::vec_dot(&v[row + start..=row + pos], p16);
+                    let row = (kvh * hdv + i) * cap;
+                    *o = F16::vec_dot(&v[row..row + n], p16);
                 }
             }
             KvBuf::F32(v) => {
                 for (i, o) in oh.iter_mut().enumerate() {
-                    let row = (kvh * hdv + i) * n_ctx;
-                    *o = F32::vec_dot(&v[row + start..=row + pos], scores);
+                    let row = (kvh * hdv + i) * cap;
+                    *o = F32::vec_dot(&v[row..row + n], scores);
                 }
             }
         }

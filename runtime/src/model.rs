@@ -29,6 +29,16 @@ pub(crate) struct LayerWeights<'a> {
     pub(crate) ffn_gate: Matrix<'a>,
     pub(crate) ffn_up: Matrix<'a>,
     pub(crate) ffn_down: Matrix<'a>,
+    /// Per-head query and key norms (`qk_norm`), `[head_dim]` each.
+    pub(crate) q_norm: Option<&'a [f32]>,
+    pub(crate) k_norm: Option<&'a [f32]>,
+    /// Q, K, V projection biases (`qkv_bias`).
+    pub(crate) bq: Option<&'a [f32]>,
+    pub(crate) bk: Option<&'a [f32]>,
+    pub(crate) bv: Option<&'a [f32]>,
+    /// Norms of the attention and feed-forward outputs (`post_attn_norm`, `post_ffn_norm`).
+    pub(crate) attn_post_norm: Option<&'a [f32]>,
+    pub(crate) ffn_post_norm: Option<&'a [f32]>,
 }
 
 /// A model ready to run: configuration and weights borrowed from the file's bytes.
@@ -102,10 +112,29 @@ impl<'a> Model<'a> {
         };
 
         let mut layers = Vec::with_capacity(config.n_layer());
+        let f = config.flags;
         for (il, spec) in config.layers.iter().enumerate() {
             let name = |base: &str| tensor::layer(il, base);
+            let bias = |base: &str| tensor::layer_bias(il, base);
             let (q_dim, k_dim, v_dim) = (config.q_dim(il), config.k_dim(il), config.v_dim(il));
+            let hd = config.head_dim;
+            let mut opt =
+                |on: bool, name: &str, n: usize| if on { b.vector(name, n).map(Some) } else { Ok(None) };
+            let q_norm = opt(f.qk_norm, &name(tensor::ATTN_Q_NORM), hd)?;
+            let k_norm = opt(f.qk_norm, &name(tensor::ATTN_K_NORM), hd)?;
+            let bq = opt(f.qkv_bias, &bias(tensor::ATTN_Q), q_dim)?;
+            let bk = opt(f.qkv_bias, &bias(tensor::ATTN_K), k_dim)?;
+            let bv = opt(f.qkv_bias, &bias(tensor::ATTN_V), v_dim)?;
+            let attn_post_norm = opt(f.post_attn_norm, &name(tensor::ATTN_POST_NORM), n_embd)?;
+            let ffn_post_norm = opt(f.post_ffn_norm, &name(tensor::FFN_POST_NORM), n_embd)?;
             layers.push(LayerWeights {
+                q_norm,
+                k_norm,
+                bq,
+                bk,
+                bv,
+                attn_post_norm,
+                ffn_post_norm,
                 attn_norm: b.vector(&name(tensor::ATTN_NORM), n_embd)?,
                 wq: b.matrix(&name(tensor::ATTN_Q), n_embd, q_dim)?,
                 wk: b.matrix(&name(tensor::ATTN_K), n_embd, k_dim)?,
@@ -176,14 +205,7 @@ fn check_supported(c: &ModelConfig) -> Result<()> {
             missing.push(what.to_string());
         }
     };
-    flag(f.embedding_scale.is_some(), "embedding scale");
-    flag(f.qk_norm, "query/key norms");
-    flag(f.qkv_bias, "QKV biases");
-    flag(f.post_attn_norm, "post-attention norm");
-    flag(f.post_ffn_norm, "post-feed-forward norm");
-    flag(f.final_logit_softcap.is_some(), "final logit soft-capping");
     flag(f.attn_logit_softcap.is_some(), "attention logit soft-capping");
-    flag(f.ffn_act != emberlm_models::arch::FfnActivation::Silu, "GELU feed-forward");
     flag(c.layers.iter().any(|l| matches!(l.ffn, Ffn::MoE { .. })), "mixture-of-experts layers");
     flag(c.head_dim != c.head_dim_v, "different key and value head sizes");
     if c.layers.iter().any(|l| l.n_head_kv == 0 || l.n_head % l.n_head_kv != 0) {

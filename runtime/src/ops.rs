@@ -3,6 +3,7 @@
 //! math functions so that `no_std` targets compute the same values.
 
 use emberlm_models::arch::RopeKind;
+use emberlm_quant::formats::f16::f32_to_f16;
 
 /// `out = x * (1/sqrt(mean(x²) + eps)) * w`, as ggml's `rms_norm` followed by `mul`: the squares
 /// are accumulated in f64 (`ggml_float`), the mean is rounded to f32, then
@@ -16,6 +17,19 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     let scale = 1.0f32 / libm::sqrtf(mean + eps);
     for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
         *o = v * scale * g;
+    }
+}
+
+/// [`rms_norm`] of `x` in place (same arithmetic).
+pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+    let mut sum = 0f64;
+    for &v in x.iter() {
+        sum += f64::from(v * v);
+    }
+    let mean = (sum / x.len() as f64) as f32;
+    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    for (v, &g) in x.iter_mut().zip(w) {
+        *v = *v * scale * g;
     }
 }
 
@@ -86,6 +100,52 @@ pub fn silu(x: f32) -> f32 {
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = silu(*g) * u;
+    }
+}
+
+/// ggml's `ggml_gelu_f32`: `0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²)))`.
+#[inline]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const GELU_COEF_A: f32 = 0.044715;
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5f32 * x * (1.0f32 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0f32 + GELU_COEF_A * x * x)))
+}
+
+/// GELU as ggml's CPU backend computes it (`GGML_GELU_FP16`): 0 at or below -10, `x` at or
+/// above 10, otherwise the f16 table entry of `x` rounded to f16, i.e.
+/// `f16(gelu_tanh(f16(x)))`.
+#[inline]
+pub fn gelu_ggml(x: f32) -> f32 {
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x
+    } else {
+        let h = f32_to_f16(x).to_f32();
+        f32_to_f16(gelu_tanh(h)).to_f32()
+    }
+}
+
+/// GeGLU in place: `gate[i] = gelu(gate[i]) * up[i]` (ggml's `geglu`, split form, with
+/// [`gelu_ggml`]).
+pub fn geglu(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = gelu_ggml(*g) * u;
+    }
+}
+
+/// Soft-capping in place as llama.cpp builds it: `scale(1/cap)`, `tanh`, `scale(cap)`.
+pub fn softcap(x: &mut [f32], cap: f32) {
+    let inv = 1.0f32 / cap;
+    for v in x {
+        *v = libm::tanhf(*v * inv) * cap;
+    }
+}
+
+/// `x *= s`.
+pub fn scale(x: &mut [f32], s: f32) {
+    for v in x {
+        *v *= s;
     }
 }
 
@@ -184,6 +244,31 @@ mod tests {
         let mut b = [0.0f32, 0.0];
         softmax_scaled(&mut b, 1.0);
         assert_eq!(b, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn gelu_follows_ggml_table_semantics() {
+        assert_eq!(gelu_ggml(-10.0), 0.0);
+        assert_eq!(gelu_ggml(12.5), 12.5);
+        assert_eq!(gelu_ggml(0.0), 0.0);
+        for x in [-3.3f32, -0.7, 0.1234, 1.0, 2.625, 9.99] {
+            let exact = 0.5 * f64::from(x) * (1.0 + libm::erf(f64::from(x) / 2f64.sqrt()));
+            // tanh approximation (1e-3) plus two f16 roundings.
+            assert!((f64::from(gelu_ggml(x)) - exact).abs() < 2e-3 + 2e-3 * exact.abs(), "{x}");
+            assert_eq!(gelu_ggml(x), f32_to_f16(gelu_ggml(x)).to_f32(), "result is an f16 value");
+        }
+        let mut g = [1.0f32, -20.0];
+        geglu(&mut g, &[2.0, 3.0]);
+        assert_eq!(g, [2.0 * gelu_ggml(1.0), 0.0]);
+    }
+
+    #[test]
+    fn softcap_bounds() {
+        let mut x = [0.0f32, 1.0, 1e6, -1e6];
+        softcap(&mut x, 30.0);
+        assert_eq!(x[0], 0.0);
+        assert!((x[1] - 30.0 * (1.0f32 / 30.0).tanh()).abs() < 1e-6);
+        assert_eq!((x[2], x[3]), (30.0, -30.0));
     }
 
     #[test]

@@ -19,8 +19,12 @@ pub struct MemoryPlan {
     pub n_batch: usize,
     /// KV cache element type.
     pub kv_type: KvType,
-    /// KV cache bytes (all layers, keys and values).
+    /// KV cache bytes (all layers, keys and values; sliding-window layers keep only their
+    /// window, in a ring buffer).
     pub kv_bytes: usize,
+    /// What a naive cache keeping all `n_ctx` positions in every layer would take (equal to
+    /// `kv_bytes` without sliding-window layers).
+    pub kv_bytes_full: usize,
     /// f32 activation scratch, in values (see [`MemoryPlan::scratch_bytes`]).
     pub scratch_f32: usize,
     /// Bytes of the quantized-activation buffer (a multiple of 4).
@@ -93,6 +97,7 @@ impl MemoryPlan {
             n_batch,
             kv_type,
             kv_bytes: KvCache::bytes(config, n_ctx, kv_type),
+            kv_bytes_full: KvCache::bytes_full(config, n_ctx, kv_type),
             scratch_f32: dims.per_token().checked_mul(n_batch).ok_or_else(|| overflow("activations"))?,
             act_bytes: act_bytes.div_ceil(4) * 4,
             attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim),

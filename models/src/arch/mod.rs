@@ -1,7 +1,7 @@
 //! Architectures as data: what a forward pass needs to know about a model, read from GGUF
 //! metadata into a [`ModelConfig`].
 //!
-//! One file per architecture (`llama.rs`, later `gemma3.rs`, `qwen2.rs`, ...) turns the GGUF
+//! One file per architecture (`llama.rs`, `gemma3.rs`, `qwen2.rs`, `qwen3.rs`) turns the GGUF
 //! metadata into the same [`ModelConfig`]: hyper-parameters, the RoPE variant and its
 //! parameters, per-layer specs ([`LayerSpec`]: full or sliding-window attention, dense or MoE
 //! feed-forward) and the flags that distinguish the llama family members ([`ArchFlags`]). The
@@ -10,7 +10,10 @@
 //!
 //! Tensor names follow llama.cpp's GGUF convention ([`tensor`]).
 
+mod gemma3;
 mod llama;
+mod qwen2;
+mod qwen3;
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -26,6 +29,12 @@ use crate::hparams::Hparams;
 pub enum Architecture {
     /// `llama`: Llama 1/2/3, TinyLlama, SmolLM2, llama2.c models, Mistral-style GQA.
     Llama,
+    /// `gemma3`: Gemma 3 (sliding-window and global layers, GeGLU, q/k norms, post-norms).
+    Gemma3,
+    /// `qwen2`: Qwen2/2.5 (biases on Q, K and V; NEOX RoPE).
+    Qwen2,
+    /// `qwen3`: Qwen3 dense (q/k norms; NEOX RoPE).
+    Qwen3,
 }
 
 impl Architecture {
@@ -33,6 +42,9 @@ impl Architecture {
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "llama" => Some(Self::Llama),
+            "gemma3" => Some(Self::Gemma3),
+            "qwen2" => Some(Self::Qwen2),
+            "qwen3" => Some(Self::Qwen3),
             _ => None,
         }
     }
@@ -41,6 +53,9 @@ impl Architecture {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Llama => "llama",
+            Self::Gemma3 => "gemma3",
+            Self::Qwen2 => "qwen2",
+            Self::Qwen3 => "qwen3",
         }
     }
 }
@@ -147,6 +162,9 @@ pub struct ArchFlags {
     pub attn_logit_softcap: Option<f32>,
     /// The gated MLP's activation.
     pub ffn_act: FfnActivation,
+    /// Multiply the queries by the attention scale after RoPE and use 1 for the scores (gemma3
+    /// in llama.cpp), instead of scaling the scores inside the softmax.
+    pub query_scale: bool,
 }
 
 impl ArchFlags {
@@ -160,6 +178,7 @@ impl ArchFlags {
         final_logit_softcap: None,
         attn_logit_softcap: None,
         ffn_act: FfnActivation::Silu,
+        query_scale: false,
     };
 }
 
@@ -205,6 +224,9 @@ impl ModelConfig {
         let hparams = Hparams::from_gguf(gguf)?;
         match arch {
             Architecture::Llama => llama::config(gguf, hparams),
+            Architecture::Gemma3 => gemma3::config(gguf, hparams),
+            Architecture::Qwen2 => qwen2::config(gguf, hparams),
+            Architecture::Qwen3 => qwen3::config(gguf, hparams),
         }
     }
 
@@ -267,7 +289,7 @@ impl fmt::Display for ConfigError {
         match self {
             Self::Gguf(e) => e.fmt(f),
             Self::UnsupportedArchitecture(a) => {
-                write!(f, "unsupported architecture {a:?} (emberlm implements: llama)")
+                write!(f, "unsupported architecture {a:?} (emberlm implements: llama, gemma3, qwen2, qwen3)")
             }
             Self::Unsupported { key, what } => write!(f, "{key}: {what} is not supported"),
         }
@@ -308,10 +330,23 @@ pub mod tensor {
     pub const FFN_UP: &str = "ffn_up";
     /// Feed-forward down projection.
     pub const FFN_DOWN: &str = "ffn_down";
+    /// Per-head query RMSNorm, `[head_dim]`.
+    pub const ATTN_Q_NORM: &str = "attn_q_norm";
+    /// Per-head key RMSNorm, `[head_dim]`.
+    pub const ATTN_K_NORM: &str = "attn_k_norm";
+    /// Norm of the attention output before the residual add.
+    pub const ATTN_POST_NORM: &str = "post_attention_norm";
+    /// Norm of the feed-forward output before the residual add.
+    pub const FFN_POST_NORM: &str = "post_ffw_norm";
 
     /// `blk.<il>.<base>.weight`.
     pub fn layer(il: usize, base: &str) -> String {
         format!("blk.{il}.{base}.weight")
+    }
+
+    /// `blk.<il>.<base>.bias`.
+    pub fn layer_bias(il: usize, base: &str) -> String {
+        format!("blk.{il}.{base}.bias")
     }
 }
 
@@ -359,6 +394,25 @@ fn rope_freq_scale(gguf: &Gguf<'_>, arch: Architecture) -> Result<f32, ConfigErr
         return Err(invalid(&factor_key, "must be a positive finite number"));
     }
     Ok(1.0 / factor)
+}
+
+/// `sqrtf(x)` for `x >= 0` without a math library (this crate is `no_std` without libm):
+/// Newton's iteration in f64 converges to the f64 square root within an ulp, and rounding that to
+/// f32 is the correctly rounded f32 root, which C's `sqrtf` also returns.
+fn sqrt_f32(x: f32) -> f32 {
+    if x.is_nan() || x < 0.0 {
+        return f32::NAN;
+    }
+    if x == 0.0 || x.is_infinite() {
+        return x;
+    }
+    let v = f64::from(x);
+    // Halving the exponent gives a first guess within a factor of two.
+    let mut y = f64::from_bits((v.to_bits() >> 1) + (1023u64 << 51));
+    for _ in 0..8 {
+        y = 0.5 * (y + v / y);
+    }
+    y as f32
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -414,6 +468,100 @@ mod tests {
             assert_eq!((l.attention, l.ffn), (Attention::Full, Ffn::Dense));
         }
         assert_eq!((c.q_dim(0), c.k_dim(1), c.max_kv_dim(), c.max_n_ff()), (32, 16, 16, 64));
+    }
+
+    #[test]
+    fn gemma3_windows_rope_bases_and_flags() {
+        let mut w = GgufWriter::new();
+        w.add_string("general.architecture", "gemma3")
+            .add_u32("gemma3.vocab_size", 100)
+            .add_u32("gemma3.embedding_length", 640)
+            .add_u32("gemma3.block_count", 7)
+            .add_u32("gemma3.feed_forward_length", 64)
+            .add_u32("gemma3.attention.head_count", 4)
+            .add_u32("gemma3.attention.head_count_kv", 1)
+            .add_u32("gemma3.attention.key_length", 256)
+            .add_u32("gemma3.attention.value_length", 256)
+            .add_u32("gemma3.attention.sliding_window", 512)
+            .add_f32("gemma3.rope.freq_base", 1_000_000.0)
+            .add_f32("gemma3.attention.layer_norm_rms_epsilon", 1e-6);
+        let bytes = w.to_bytes().unwrap();
+        let c = ModelConfig::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+        assert_eq!(c.arch, Architecture::Gemma3);
+        assert_eq!(c.hparams.swa_layers, [true, true, true, true, true, false, true]);
+        for (il, l) in c.layers.iter().enumerate() {
+            if il == 5 {
+                assert_eq!((l.attention, l.rope_freq_base), (Attention::Full, 1_000_000.0));
+            } else {
+                assert_eq!((l.attention, l.rope_freq_base), (Attention::SlidingWindow(512), 10_000.0));
+            }
+        }
+        assert_eq!(c.rope.kind, RopeKind::Neox);
+        assert_eq!(c.flags.embedding_scale, Some(640f32.sqrt()));
+        assert!(c.flags.qk_norm && c.flags.post_attn_norm && c.flags.post_ffn_norm && c.flags.query_scale);
+        assert_eq!(
+            (c.flags.ffn_act, c.flags.final_logit_softcap, c.attn_scale),
+            (FfnActivation::GeluTanh, None, None)
+        );
+        // KV bytes: six layers keep 512 positions, one keeps the whole context.
+        let per_pos = 256 * 2 * 2;
+        assert_eq!(c.hparams.kv_cache_bytes(8192, 2), (6 * 512 + 8192) * per_pos);
+        assert_eq!(c.hparams.kv_cache_bytes_full(8192, 2), 7 * 8192 * per_pos);
+        assert_eq!(c.hparams.kv_cache_bytes(100, 2), 7 * 100 * per_pos);
+
+        let mut w = GgufWriter::new();
+        w.add_string("general.architecture", "gemma3")
+            .add_u32("gemma3.embedding_length", 64)
+            .add_u32("gemma3.block_count", 3)
+            .add_u32("gemma3.feed_forward_length", 64)
+            .add_u32("gemma3.attention.head_count", 4)
+            .add_u32("gemma3.attention.sliding_window", 8)
+            .add_u32("gemma3.attention.sliding_window_pattern", 2)
+            .add_f32("gemma3.rope.freq_base_swa", 5.0)
+            .add_f32("gemma3.final_logit_softcapping", 30.0)
+            .add_u32("gemma3.vocab_size", 10)
+            .add_f32("gemma3.attention.layer_norm_rms_epsilon", 1e-6);
+        let bytes = w.to_bytes().unwrap();
+        let c = ModelConfig::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+        assert_eq!(c.hparams.swa_layers, [true, false, true]);
+        assert_eq!(c.layers[2].rope_freq_base, 5.0);
+        assert_eq!(c.flags.final_logit_softcap, Some(30.0));
+    }
+
+    #[test]
+    fn qwen_flags() {
+        let mut w = GgufWriter::new();
+        w.add_string("general.architecture", "qwen3")
+            .add_u32("qwen3.embedding_length", 32)
+            .add_u32("qwen3.block_count", 2)
+            .add_u32("qwen3.feed_forward_length", 64)
+            .add_u32("qwen3.attention.head_count", 4)
+            .add_u32("qwen3.attention.key_length", 16)
+            .add_u32("qwen3.attention.value_length", 16)
+            .add_u32("qwen3.vocab_size", 10)
+            .add_f32("qwen3.attention.layer_norm_rms_epsilon", 1e-6);
+        let bytes = w.to_bytes().unwrap();
+        let c = ModelConfig::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+        assert_eq!(
+            (c.arch, c.rope.kind, c.head_dim, c.q_dim(0)),
+            (Architecture::Qwen3, RopeKind::Neox, 16, 64)
+        );
+        assert!(c.flags.qk_norm && !c.flags.qkv_bias);
+        assert!(c.layers.iter().all(|l| l.attention == Attention::Full));
+    }
+
+    #[test]
+    fn sqrt_matches_std() {
+        for x in [640.0f32, 168.0, 256.0, 2.0, 1e-30, 3.4e38, 0.5, 12345.678] {
+            assert_eq!(sqrt_f32(x), x.sqrt(), "{x}");
+        }
+        let mut x = 1e-6f32;
+        while x < 1e9 {
+            assert_eq!(sqrt_f32(x), x.sqrt(), "{x}");
+            x = x * 1.0137 + 1e-7;
+        }
+        assert!(sqrt_f32(-1.0).is_nan());
+        assert_eq!(sqrt_f32(0.0), 0.0);
     }
 
     #[test]

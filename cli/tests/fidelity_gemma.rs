@@ -1,0 +1,142 @@
+//! Gemma 3 fidelity against llama.cpp, judged like SmolLM2's (cli/tests/fidelity.rs):
+//! teacher-forced KL divergence, same-top rate and perplexity against KL base files that
+//! llama-perplexity (the pinned llama.cpp) wrote for Gemma 3 270M Q4_K_M over llama.cpp's
+//! docs/build.md (scripts/make-kl-bases.sh). At -c 2048 every scored position (1024..2047) is far
+//! past the 512-position sliding window of the local layers, so the ring-buffer KV cache, the
+//! window mask and the per-layer RoPE bases are all exercised; -c 256 never leaves the window.
+//!
+//! Heavy and NOT YET IN CI: run by hand with `scripts/make-kl-bases.sh gemma3` and
+//! `cargo test --release -p emberlm-cli --test fidelity_gemma -- --ignored --nocapture`.
+//! The -c 2048 check does not pass yet (mean KLD 0.0091 > 0.008, PPL within 0.03 %; issue 5 is
+//! open); the tests go into scripts/test.sh once it does. Without the model or the base files
+//! they print SKIPPED, unless EMBERLM_REQUIRE_MODELS=1, where their absence fails.
+//!
+//! The bar (issue 5): mean KLD <= 0.008, same top >= 94 %, PPL within 1 %.
+use std::path::PathBuf;
+use std::process::Command;
+
+use emberlm::models::Gguf;
+use emberlm::models::MappedFile;
+use emberlm::models::ModelConfig;
+use emberlm::models::arch::Attention;
+use emberlm::{Model, Session, SessionOptions};
+use emberlm_tests::{GEMMA3, model_path};
+use serde_json::Value;
+
+fn kl_dir() -> PathBuf {
+    match std::env::var_os("EMBERLM_KL_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => {
+            let cache = std::env::var_os("EMBERLM_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm")
+            });
+            cache.join("kl")
+        }
+    }
+}
+
+/// The base file, or `None` after printing SKIPPED (a failure under EMBERLM_REQUIRE_MODELS=1).
+fn base(name: &str) -> Option<PathBuf> {
+    let p = kl_dir().join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
+        panic!("{} missing and EMBERLM_REQUIRE_MODELS=1 (run scripts/make-kl-bases.sh)", p.display());
+    }
+    println!("SKIPPED: {} not found (run scripts/make-kl-bases.sh)", p.display());
+    None
+}
+
+fn check(ctx: u32) {
+    let Some(model) = model_path(GEMMA3) else { return };
+    let Some(kl) = base(&format!("gemma3-c{ctx}.kl")) else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_emberlm"))
+        .args(["perplexity", "-m", model.to_str().unwrap(), "--kl-divergence-base", kl.to_str().unwrap()])
+        .args(["--kl-divergence", "--json"])
+        .output()
+        .expect("run emberlm");
+    assert!(out.status.success(), "perplexity failed: {}", String::from_utf8_lossy(&out.stderr));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kld = j["kld"]["value"].as_f64().unwrap();
+    let same_top = j["same_top"]["value"].as_f64().unwrap();
+    let ratio = j["ppl_ratio"]["value"].as_f64().unwrap();
+    println!(
+        "gemma3 -c {ctx}: {} positions, PPL ours {:.4} llama.cpp {:.4} (ratio {ratio:.4}), mean KLD {kld:.6}, \
+         99% KLD {:.5}, same top {:.2} %",
+        j["count"],
+        j["ppl"]["value"].as_f64().unwrap(),
+        j["ppl_base"]["value"].as_f64().unwrap(),
+        j["kld_percentiles"]["99"].as_f64().unwrap(),
+        100.0 * same_top
+    );
+    assert_eq!(j["n_ctx"].as_u64().unwrap(), u64::from(ctx));
+    assert!(j["count"].as_u64().unwrap() >= 3000, "too few positions compared");
+    assert!(kld <= 0.008, "mean KLD {kld} > 0.008");
+    assert!(same_top >= 0.94, "same top {same_top} < 94 %");
+    assert!((ratio - 1.0).abs() <= 0.01, "PPL ratio {ratio} not within 1 %");
+}
+
+#[test]
+#[ignore = "heavy, not in CI yet: run by hand (see the module doc)"]
+fn gemma3_matches_llama_cpp_at_ctx_2048() {
+    check(2048);
+}
+
+#[test]
+#[ignore = "heavy, not in CI yet: run by hand (see the module doc)"]
+fn gemma3_matches_llama_cpp_at_ctx_256() {
+    check(256);
+}
+
+/// The first `n` tokens of the base file (llama-perplexity's tokenization of the text).
+fn base_tokens(kl: &std::path::Path, n: usize) -> Vec<u32> {
+    let bytes = std::fs::read(kl).unwrap();
+    let (n_ctx, n_chunk) = (
+        u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+        u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize,
+    );
+    assert!(n_ctx * n_chunk >= n);
+    bytes[20..20 + 4 * n].chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().unwrap())).collect()
+}
+
+/// Mean negative log-likelihood of `tokens[from..]` (teacher-forced), with a fresh session.
+fn mean_nll(model: &Model<'_>, tokens: &[u32], from: usize) -> f64 {
+    let n_vocab = model.config().n_vocab;
+    let opts = SessionOptions { n_ctx: tokens.len(), ..Default::default() };
+    let mut s = Session::new(model, opts).unwrap();
+    // Logits of tokens from - 1 on: row i predicts tokens[from + i] (the last row is unused).
+    let mut logits = vec![0f32; (tokens.len() - from + 1) * n_vocab];
+    s.prefill_logits(tokens, from - 1, &mut logits).unwrap();
+    let mut nll = 0f64;
+    for (row, &next) in logits.chunks_exact(n_vocab).zip(&tokens[from..]) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = row.iter().map(|&l| f64::from(l - max).exp()).sum();
+        nll += sum.ln() - f64::from(row[next as usize] - max);
+    }
+    nll / (tokens.len() - from) as f64
+}
+
+/// The sliding window matters: with every layer global (the same weights, no window) the
+/// perplexity of positions 1024..2047 is far worse than with Gemma's 5 local : 1 global layers.
+#[test]
+#[ignore = "heavy, not in CI yet: run by hand (see the module doc)"]
+fn gemma3_without_the_window_is_far_worse_past_512() {
+    let Some(path) = model_path(GEMMA3) else { return };
+    let Some(kl) = base("gemma3-c2048.kl") else { return };
+    let tokens = base_tokens(&kl, 2048);
+    let file = MappedFile::open(&path).unwrap();
+    let gguf = Gguf::parse(file.bytes()).unwrap();
+    let config = ModelConfig::from_gguf(&gguf).unwrap();
+    assert!(config.layers.iter().any(|l| l.attention == Attention::SlidingWindow(512)));
+    let mut global = config.clone();
+    for l in &mut global.layers {
+        l.attention = Attention::Full;
+    }
+    let windowed = Model::bind(&gguf, config).unwrap();
+    let all_global = Model::bind(&gguf, global).unwrap();
+    let ppl_window = mean_nll(&windowed, &tokens, 1024).exp();
+    let ppl_global = mean_nll(&all_global, &tokens, 1024).exp();
+    println!("PPL of positions 1024..2047: {ppl_window:.3} with the window, {ppl_global:.3} all global");
+    assert!(ppl_global > 1.5 * ppl_window, "all-global PPL {ppl_global} is not far worse than {ppl_window}");
+}
