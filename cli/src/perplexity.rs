@@ -31,6 +31,9 @@ pub struct Args {
     /// Tokens per forward pass (at most the window size).
     #[arg(short = 'b', long = "batch-size", default_value_t = 512)]
     batch: usize,
+    /// Threads (0: one per core).
+    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    threads: usize,
     /// Evaluate at most this many windows.
     #[arg(long)]
     chunks: Option<usize>,
@@ -55,7 +58,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
-    let ev = Evaluator { model: &model, tok: &tok, kv_type, batch: args.batch };
+    let ev = Evaluator { model: &model, tok: &tok, kv_type, batch: args.batch, n_threads: args.threads };
     if args.kl_divergence {
         let base = args.kl_base.as_ref().expect("clap: --kl-divergence requires --kl-divergence-base");
         ev.compare(base, args)
@@ -71,11 +74,17 @@ struct Evaluator<'m, 'a> {
     tok: &'m Tokenizer,
     kv_type: KvType,
     batch: usize,
+    n_threads: usize,
 }
 
 impl Evaluator<'_, '_> {
     fn session(&self, n_ctx: usize) -> Result<Session<'_, '_>, String> {
-        let opts = SessionOptions { n_ctx, n_batch: self.batch.clamp(1, n_ctx), kv_type: self.kv_type };
+        let opts = SessionOptions {
+            n_ctx,
+            n_batch: self.batch.clamp(1, n_ctx),
+            kv_type: self.kv_type,
+            n_threads: self.n_threads,
+        };
         Session::new(self.model, opts).map_err(|e| e.to_string())
     }
 

@@ -44,6 +44,9 @@ pub struct Args {
     /// Window of the repetition penalty.
     #[arg(long = "repeat-last-n", default_value_t = 64)]
     repeat_last_n: usize,
+    /// Threads (0: one per core).
+    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    threads: usize,
     /// KV cache type.
     #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
     cache_type: String,
@@ -58,8 +61,11 @@ pub fn run(args: &Args) -> Result<(), String> {
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let n_ctx = args.ctx.unwrap_or_else(|| model.config().n_ctx_train.clamp(1, 4096));
     let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
-    let mut session = Session::new(&model, SessionOptions { n_ctx, kv_type, ..Default::default() })
-        .map_err(|e| e.to_string())?;
+    let mut session = Session::new(
+        &model,
+        SessionOptions { n_ctx, kv_type, n_threads: args.threads, ..Default::default() },
+    )
+    .map_err(|e| e.to_string())?;
     let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
 
     let prompt = tok.encode(&args.prompt, true, true).map_err(|e| e.to_string())?;
@@ -125,11 +131,12 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     eprintln!(
         "load {load_ms:.0} ms | prefill {} tokens, {:.1} tokens/s | decode {n_steps} steps, {:.1} tokens/s | \
-         kernels {} | sampler {}",
+         kernels {} | threads {} | sampler {}",
         prompt.len(),
         prompt.len() as f64 / prefill_s,
         n_steps as f64 / decode_s,
         model.kernels().tier,
+        session.n_threads(),
         sampler.describe()
     );
     Ok(())

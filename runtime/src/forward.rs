@@ -1,11 +1,16 @@
 //! The forward pass: one function for every architecture described by a
 //! [`ModelConfig`](emberlm_models::ModelConfig), over a batch of consecutive tokens.
 //!
-//! Per layer (llama.cpp's `llm_build_llama`): RMSNorm, Q/K/V projections, RoPE on Q and K, K/V
-//! stored in the cache, causal attention per token, output projection, residual; RMSNorm,
-//! gated MLP (SwiGLU), residual. Then the final norm and the output projection, for the last
-//! token of the batch only (what decoding needs; llama.cpp likewise computes only requested
-//! outputs).
+//! Per layer (llama.cpp's `llm_build_llama`, with the [`ArchFlags`] of the other architectures
+//! in brackets): RMSNorm, Q/K/V projections [+ biases], [per-head RMSNorm of Q and K], RoPE on Q
+//! and K [queries times the attention scale], per token: K/V stored in the cache then causal
+//! attention over the positions the layer sees (all, or its sliding window), output projection,
+//! [RMSNorm], residual; RMSNorm, gated MLP (SwiGLU or GeGLU), [RMSNorm], residual. The
+//! embeddings may be scaled first and the logits soft-capped last. Then the final norm and the
+//! output projection, for the requested tokens only (llama.cpp likewise computes only
+//! requested outputs).
+//!
+//! [`ArchFlags`]: emberlm_models::arch::ArchFlags
 
 use alloc::vec::Vec;
 
@@ -14,8 +19,13 @@ use crate::error::{Result, zeroed};
 use crate::kv::KvCache;
 use crate::matmul::QuantizedInput;
 use crate::model::Model;
-use crate::ops::{RopeParams, add_assign, rms_norm, rope_apply, rope_cache, swiglu};
+use emberlm_models::arch::FfnActivation;
+
+use crate::ops::{
+    RopeParams, add_assign, geglu, rms_norm, rms_norm_inplace, rope_apply, rope_cache, scale, softcap, swiglu,
+};
 use crate::plan::{MemoryPlan, ScratchDims};
+use crate::threads::Pool;
 
 /// All activation buffers of a session, sized by its [`MemoryPlan`].
 #[derive(Debug)]
@@ -32,6 +42,8 @@ pub(crate) struct Scratch {
     acts: Vec<u32>,
     rope: Vec<f32>,
     attn_scratch: AttnScratch,
+    /// The threads products run on (the session sets it; the calling thread alone by default).
+    pub(crate) pool: Pool,
 }
 
 impl Scratch {
@@ -52,6 +64,7 @@ impl Scratch {
             acts: zeroed(plan.act_bytes / 4, "quantized activations")?,
             rope: zeroed(plan.rope_bytes / 4, "the RoPE cache")?,
             attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim)?,
+            pool: Pool::single(),
         })
     }
 
@@ -64,7 +77,8 @@ impl Scratch {
 /// Run `tokens` (at most `n_batch`, all valid ids, fitting in the cache) at positions
 /// `pos0..pos0 + tokens.len()`, writing their keys and values into `kv`, and the logits of the
 /// tokens from index `out_from` on into `logits` (`(tokens.len() - out_from) * n_vocab` values,
-/// token after token; `out_from == tokens.len()` computes no logits at all).
+/// token after token; `out_from == tokens.len()` computes no logits at all). Products run on
+/// the threads of `s.pool`.
 pub(crate) fn forward(
     model: &Model<'_>,
     kv: &mut KvCache,
@@ -77,27 +91,42 @@ pub(crate) fn forward(
     let c = model.config();
     let n = tokens.len();
     let n_embd = c.n_embd;
-    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, attn_scratch, .. } = s;
-    let mut qin = QuantizedInput::new(model.kernels, acts);
+    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, attn_scratch, pool, .. } = s;
+    let mut qin = QuantizedInput::new(model.kernels, acts).with_pool(pool);
 
-    // Token embeddings (get_rows: dequantize one row each).
+    let eps = c.rms_eps;
+    let hd = c.head_dim;
+
+    // Token embeddings (get_rows: dequantize one row each), scaled (gemma).
     for (t, &tok) in tokens.iter().enumerate() {
-        model.tok_embd.dequantize_row(tok as usize, &mut x[t * n_embd..(t + 1) * n_embd])?;
+        let row = &mut x[t * n_embd..(t + 1) * n_embd];
+        model.tok_embd.dequantize_row(tok as usize, row)?;
+        if let Some(s) = c.flags.embedding_scale {
+            scale(row, s);
+        }
     }
 
-    let default_scale = 1.0f32 / libm::sqrtf(c.head_dim as f32);
+    let attn_scale = c.attn_scale.unwrap_or_else(|| 1.0f32 / libm::sqrtf(hd as f32));
+    let (q_scale, kq_scale) = if c.flags.query_scale { (Some(attn_scale), 1.0) } else { (None, attn_scale) };
     for (il, (spec, w)) in c.layers.iter().zip(&model.layers).enumerate() {
         let (q_dim, k_dim, v_dim, n_ff) = (c.q_dim(il), c.k_dim(il), c.v_dim(il), spec.n_ff);
 
         // Attention block.
         for t in 0..n {
             let r = t * n_embd..(t + 1) * n_embd;
-            rms_norm(&x[r.clone()], w.attn_norm, c.rms_eps, &mut xn[r]);
+            rms_norm(&x[r.clone()], w.attn_norm, eps, &mut xn[r]);
         }
         qin.invalidate();
         qin.matmul(&w.wq, xn, n, &mut q[..n * q_dim])?;
         qin.matmul(&w.wk, xn, n, &mut k[..n * k_dim])?;
         qin.matmul(&w.wv, xn, n, &mut v[..n * v_dim])?;
+        for (buf, dim, bias) in [(&mut *q, q_dim, w.bq), (&mut *k, k_dim, w.bk), (&mut *v, v_dim, w.bv)] {
+            if let Some(b) = bias {
+                for row in buf[..n * dim].chunks_exact_mut(dim) {
+                    add_assign(row, b);
+                }
+            }
+        }
 
         let rp = RopeParams {
             kind: c.rope.kind,
@@ -106,46 +135,52 @@ pub(crate) fn forward(
             freq_scale: spec.rope_freq_scale,
             freq_factors: model.rope_freqs,
         };
-        for t in 0..n {
-            let pos = pos0 + t;
-            rope_cache(&rp, pos, rope);
-            for head in q[t * q_dim..(t + 1) * q_dim].chunks_exact_mut(c.head_dim) {
-                rope_apply(rp.kind, rp.n_dims, rope, head);
-            }
-            for head in k[t * k_dim..(t + 1) * k_dim].chunks_exact_mut(c.head_dim) {
-                rope_apply(rp.kind, rp.n_dims, rope, head);
-            }
-            kv.store(il, pos, &k[t * k_dim..(t + 1) * k_dim], &v[t * v_dim..(t + 1) * v_dim]);
-        }
-
-        let shape = AttnShape::new(spec, c.head_dim, c.head_dim_v, c.attn_scale.unwrap_or(default_scale));
+        let shape = AttnShape::new(spec, hd, c.head_dim_v, kq_scale);
         let o_dim = spec.n_head * c.head_dim_v;
         for t in 0..n {
-            attend(
-                kv,
-                il,
-                &shape,
-                &q[t * q_dim..(t + 1) * q_dim],
-                pos0 + t,
-                attn_scratch,
-                &mut attn[t * o_dim..(t + 1) * o_dim],
-            );
+            let pos = pos0 + t;
+            let qt = &mut q[t * q_dim..(t + 1) * q_dim];
+            let kt = &mut k[t * k_dim..(t + 1) * k_dim];
+            if let (Some(qn), Some(kn)) = (w.q_norm, w.k_norm) {
+                qt.chunks_exact_mut(hd).for_each(|head| rms_norm_inplace(head, qn, eps));
+                kt.chunks_exact_mut(hd).for_each(|head| rms_norm_inplace(head, kn, eps));
+            }
+            rope_cache(&rp, pos, rope);
+            for head in qt.chunks_exact_mut(hd).chain(kt.chunks_exact_mut(hd)) {
+                rope_apply(rp.kind, rp.n_dims, rope, head);
+            }
+            if let Some(s) = q_scale {
+                scale(qt, s);
+            }
+            // Store then attend, token by token: a sliding-window ring holds exactly this
+            // token's window (a later token of the batch would overwrite its oldest position).
+            kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
+            attend(kv, il, &shape, qt, pos, attn_scratch, &mut attn[t * o_dim..(t + 1) * o_dim]);
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;
+        if let Some(pn) = w.attn_post_norm {
+            xn[..n * n_embd].chunks_exact_mut(n_embd).for_each(|row| rms_norm_inplace(row, pn, eps));
+        }
         add_assign(&mut x[..n * n_embd], &xn[..n * n_embd]);
 
         // Feed-forward block.
         for t in 0..n {
             let r = t * n_embd..(t + 1) * n_embd;
-            rms_norm(&x[r.clone()], w.ffn_norm, c.rms_eps, &mut xn[r]);
+            rms_norm(&x[r.clone()], w.ffn_norm, eps, &mut xn[r]);
         }
         qin.invalidate();
         qin.matmul(&w.ffn_gate, xn, n, &mut gate[..n * n_ff])?;
         qin.matmul(&w.ffn_up, xn, n, &mut up[..n * n_ff])?;
-        swiglu(&mut gate[..n * n_ff], &up[..n * n_ff]);
+        match c.flags.ffn_act {
+            FfnActivation::Silu => swiglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+            FfnActivation::GeluTanh => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+        }
         qin.invalidate();
         qin.matmul(&w.ffn_down, gate, n, &mut xn[..n * n_embd])?;
+        if let Some(pn) = w.ffn_post_norm {
+            xn[..n * n_embd].chunks_exact_mut(n_embd).for_each(|row| rms_norm_inplace(row, pn, eps));
+        }
         add_assign(&mut x[..n * n_embd], &xn[..n * n_embd]);
     }
 
@@ -155,13 +190,16 @@ pub(crate) fn forward(
         rms_norm(
             &x[t * n_embd..(t + 1) * n_embd],
             model.output_norm,
-            c.rms_eps,
+            eps,
             &mut xn[o * n_embd..(o + 1) * n_embd],
         );
     }
     if n_out > 0 {
         qin.invalidate();
         qin.matmul(&model.output, &xn[..n_out * n_embd], n_out, logits)?;
+        if let Some(cap) = c.flags.final_logit_softcap {
+            softcap(&mut logits[..n_out * c.n_vocab], cap);
+        }
     }
     Ok(())
 }

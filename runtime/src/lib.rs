@@ -22,6 +22,8 @@ pub mod ops;
 mod plan;
 pub mod sampler;
 mod session;
+mod session_io;
+pub mod threads;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
@@ -29,6 +31,7 @@ pub use kv::{KvCache, KvType};
 pub use model::Model;
 pub use plan::MemoryPlan;
 pub use session::{Session, SessionOptions};
+pub use session_io::StateError;
 
 pub use emberlm_models as models;
 pub use emberlm_quant as quant;

@@ -11,6 +11,7 @@
 //! forward pass.
 
 use core::ops::Range;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm_models::TensorView;
 use emberlm_quant::formats::{
@@ -21,6 +22,10 @@ use emberlm_quant::kernels::QuantizeFn;
 use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
 
 use crate::error::{Error, Result};
+use crate::threads::Pool;
+
+/// The pool of a [`QuantizedInput`] made without one: the calling thread alone.
+static SINGLE_THREAD: Pool = Pool::single();
 
 /// Run `$body` with `$F` bound to the [`Format`] implementing weight type `$ty`, or evaluate
 /// `$other` for types that cannot be matmul weights (activation-only formats, integers).
@@ -230,6 +235,7 @@ impl<'a> Matrix<'a> {
 #[derive(Debug)]
 pub struct QuantizedInput<'s> {
     kernels: &'static Kernels,
+    pool: &'s Pool,
     buf: &'s mut [u32],
     /// Activation type currently held, its rows and their length in values.
     held: Option<(QuantType, usize, usize)>,
@@ -239,7 +245,15 @@ impl<'s> QuantizedInput<'s> {
     /// Use `buf` (see [`crate::MemoryPlan`] for its size) to hold activations quantized by
     /// `kernels`, for products run on `kernels`.
     pub fn new(kernels: &'static Kernels, buf: &'s mut [u32]) -> Self {
-        Self { kernels, buf, held: None }
+        Self { kernels, pool: &SINGLE_THREAD, buf, held: None }
+    }
+
+    /// Run the quantization and the products on `pool`'s threads: each product's output is
+    /// split into parts (weight rows for one activation row, activation rows for several) that
+    /// the threads compute independently, so results do not depend on the number of threads.
+    pub fn with_pool(mut self, pool: &'s Pool) -> Self {
+        self.pool = pool;
+        self
     }
 
     /// Forget what the buffer holds (the input changed).
@@ -275,9 +289,13 @@ impl<'s> QuantizedInput<'s> {
                 .map_err(|_| w.misaligned())?;
             let per_row = n_cols / A::ELEMS;
             let quantize = A::quantizer(self.kernels);
-            for (xr, br) in x.chunks_exact(n_cols).zip(blocks.chunks_exact_mut(per_row)).take(n_rows) {
-                quantize(xr, br);
-            }
+            let x = &x[..n_rows * n_cols];
+            self.pool.split_mut(blocks, per_row, &|rows, part| {
+                let xs = x[rows.start * n_cols..rows.end * n_cols].chunks_exact(n_cols);
+                for (xr, br) in xs.zip(part.chunks_exact_mut(per_row)) {
+                    quantize(xr, br);
+                }
+            });
         }, _ => return Err(w.misaligned()));
         self.held = Some((act, n_rows, n_cols));
         Ok((act, row_bytes))
@@ -287,7 +305,36 @@ impl<'s> QuantizedInput<'s> {
     pub fn matmul(&mut self, w: &Matrix<'_>, x: &[f32], n_rows: usize, y: &mut [f32]) -> Result<()> {
         let (_, row_bytes) = self.prepare(w, x, n_rows)?;
         let bytes: &[u8] = bytemuck::cast_slice(&*self.buf);
-        matmul_rows(self.kernels, w, &bytes[..n_rows * row_bytes], n_rows, 0..w.n_rows, y)
+        let acts = &bytes[..n_rows * row_bytes];
+        let kernels = self.kernels;
+        if self.pool.n_threads() == 1 {
+            return matmul_rows(kernels, w, acts, n_rows, 0..w.n_rows, y);
+        }
+        // Validate once: the parts below are sub-problems of a valid problem and cannot fail.
+        check_operands(w, acts, n_rows, 0..w.n_rows, y)?;
+        let y = &mut y[..n_rows * w.n_rows];
+        let failed = AtomicBool::new(false);
+        if n_rows == 1 {
+            // Decoding: split the weight rows (each thread streams its own share of W).
+            self.pool.split_mut(y, 1, &|rows, part| {
+                if matmul_rows(kernels, w, acts, 1, rows, part).is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+            });
+        } else {
+            // A batch: split the activation rows, so that every part is the token-major product
+            // of all weight rows with a few tokens (each weight row is reused across them).
+            self.pool.split_mut(y, w.n_rows, &|toks, part| {
+                let a = &acts[toks.start * row_bytes..toks.end * row_bytes];
+                if matmul_rows(kernels, w, a, toks.len(), 0..w.n_rows, part).is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+        if failed.load(Ordering::Relaxed) {
+            return Err(Error::Unsupported { what: alloc::format!("a part of the product with {}", w.name) });
+        }
+        Ok(())
     }
 }
 
@@ -305,21 +352,14 @@ pub fn matmul_rows(
     rows: Range<usize>,
     out: &mut [f32],
 ) -> Result<()> {
+    check_operands(w, acts, n_tokens, rows.clone(), out)?;
     let n_out = rows.len();
-    if rows.end > w.n_rows || out.len() < n_tokens * n_out {
-        return Err(Error::Unsupported {
-            what: alloc::format!("matmul of {} with an ill-sized output", w.name),
-        });
-    }
     with_weight_format!(w.ty, W => {
         type A = <W as Format>::Activation;
         let wb = bytemuck::try_cast_slice::<u8, <W as Format>::Block>(w.data).map_err(|_| w.misaligned())?;
         let ab = bytemuck::try_cast_slice::<u8, <A as Format>::Block>(acts).map_err(|_| w.misaligned())?;
         let w_per_row = w.n_cols / W::ELEMS;
         let a_per_row = w.n_cols / A::ELEMS;
-        if ab.len() < n_tokens * a_per_row {
-            return Err(Error::Unsupported { what: alloc::format!("matmul of {} with too few activations", w.name) });
-        }
         let dot = <W as Dispatch>::dot(kernels);
         for (i, r) in rows.enumerate() {
             let wr = &wb[r * w_per_row..(r + 1) * w_per_row];
@@ -331,10 +371,36 @@ pub fn matmul_rows(
     }, _ => Err(w.misaligned()))
 }
 
+/// The checks of [`matmul_rows`]: rows inside `w`, an output of `n_tokens * rows.len()` values,
+/// `n_tokens` whole activation rows that can be viewed as blocks.
+fn check_operands(
+    w: &Matrix<'_>,
+    acts: &[u8],
+    n_tokens: usize,
+    rows: Range<usize>,
+    out: &[f32],
+) -> Result<()> {
+    if rows.end > w.n_rows || rows.start > rows.end || out.len() < n_tokens * rows.len() {
+        return Err(Error::Unsupported {
+            what: alloc::format!("matmul of {} with an ill-sized output", w.name),
+        });
+    }
+    with_weight_format!(w.ty, W => {
+        type A = <W as Format>::Activation;
+        let ab = bytemuck::try_cast_slice::<u8, <A as Format>::Block>(acts).map_err(|_| w.misaligned())?;
+        if ab.len() < n_tokens * (w.n_cols / A::ELEMS) {
+            return Err(Error::Unsupported { what: alloc::format!("matmul of {} with too few activations", w.name) });
+        }
+        Ok(())
+    }, _ => Err(w.misaligned()))
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
+
+    use bytemuck::Zeroable;
 
     use super::*;
 
@@ -412,6 +478,34 @@ mod tests {
         check::<Q6K>();
         let covered = QuantType::ALL.iter().filter(|&&t| is_weight_type(t)).count();
         assert_eq!(covered, 13);
+    }
+
+    /// Products on a pool equal the single-threaded ones bit for bit (each output value is
+    /// one dot product, whichever thread computes it), for one and for many activation rows.
+    #[cfg(feature = "std")]
+    #[test]
+    fn threaded_products_equal_single_threaded_ones() {
+        let (n_rows, n_cols) = (77, 256);
+        let w = noise(n_rows * n_cols, 5);
+        let mut blocks = vec![<Q4_1 as Format>::Block::zeroed(); n_rows * n_cols / Q4_1::ELEMS];
+        Q4_1::quantize(&w, &mut blocks);
+        let m = Matrix::new("w", QuantType::Q4_1, n_rows, n_cols, bytemuck::cast_slice(&blocks)).unwrap();
+        let kernels = Kernels::best();
+        for n_tok in [1, 2, 9, 40] {
+            let x = noise(n_tok * n_cols, 7);
+            let mut buf = vec![0u32; activation_row_bytes(QuantType::Q4_1, n_cols).unwrap() * n_tok / 4 + 1];
+            let mut want = vec![0f32; n_tok * n_rows];
+            QuantizedInput::new(kernels, &mut buf).matmul(&m, &x, n_tok, &mut want).unwrap();
+            for n_threads in [2, 3] {
+                let pool = Pool::new(n_threads).unwrap();
+                let mut got = vec![0f32; n_tok * n_rows];
+                QuantizedInput::new(kernels, &mut buf)
+                    .with_pool(&pool)
+                    .matmul(&m, &x, n_tok, &mut got)
+                    .unwrap();
+                assert_eq!(got, want, "{n_tok} tokens, {n_threads} threads");
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::forward::{Scratch, forward};
 use crate::kv::{KvCache, KvType};
 use crate::model::Model;
 use crate::plan::MemoryPlan;
+use crate::threads::Pool;
 
 /// How to size a [`Session`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,11 +34,15 @@ pub struct SessionOptions {
     pub n_batch: usize,
     /// KV cache element type.
     pub kv_type: KvType,
+    /// Threads the products run on, the calling thread included; 0 means one per available core.
+    /// Without `std` a session always runs on the calling thread alone. The default is 1: on the
+    /// 2-core machine the benchmarks run on, 2 threads do not yet beat 1 (see benches/).
+    pub n_threads: usize,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { n_ctx: 0, n_batch: 512, kv_type: KvType::F16 }
+        Self { n_ctx: 0, n_batch: 512, kv_type: KvType::F16, n_threads: 1 }
     }
 }
 
@@ -57,15 +62,25 @@ impl<'m, 'a> Session<'m, 'a> {
     pub fn new(model: &'m Model<'a>, opts: SessionOptions) -> Result<Self> {
         let n_ctx = if opts.n_ctx == 0 { model.config().n_ctx_train } else { opts.n_ctx };
         let plan = model.memory_plan(n_ctx, opts.n_batch, opts.kv_type)?;
-        Self::with_plan(model, plan)
+        Self::with_plan_threads(model, plan, opts.n_threads)
     }
 
-    /// Allocate a session exactly as `plan` says (a plan from [`Model::memory_plan`]).
+    /// Allocate a session exactly as `plan` says (a plan from [`Model::memory_plan`]), running
+    /// on the calling thread alone.
     pub fn with_plan(model: &'m Model<'a>, plan: MemoryPlan) -> Result<Self> {
+        Self::with_plan_threads(model, plan, 1)
+    }
+
+    /// [`Session::with_plan`] with products on `n_threads` threads (0: one per core). The
+    /// workers are started here and live as long as the session; they only use memory of the
+    /// plan's buffers.
+    pub fn with_plan_threads(model: &'m Model<'a>, plan: MemoryPlan, n_threads: usize) -> Result<Self> {
+        let mut scratch = Scratch::new(model, &plan)?;
+        scratch.pool = Pool::new(n_threads)?;
         Ok(Self {
             model,
             kv: KvCache::new(model.config(), plan.n_ctx, plan.kv_type)?,
-            scratch: Scratch::new(model, &plan)?,
+            scratch,
             logits: zeroed(model.config().n_vocab, "logits")?,
             n_past: 0,
             plan,
@@ -85,6 +100,11 @@ impl<'m, 'a> Session<'m, 'a> {
     /// Positions in use.
     pub fn n_past(&self) -> usize {
         self.n_past
+    }
+
+    /// Threads the products run on (the calling thread included).
+    pub fn n_threads(&self) -> usize {
+        self.scratch.pool.n_threads()
     }
 
     /// Context size.
@@ -167,13 +187,34 @@ impl<'m, 'a> Session<'m, 'a> {
         self.prefill(&[token])
     }
 
-    /// Forget every position from `n` on (rewind to `n` tokens of context).
+    /// Forget every position from `n` on (rewind to `n` tokens of context). Fails, changing
+    /// nothing, when a sliding-window layer's ring buffer no longer holds the window before `n`
+    /// (rewinding by one position always works).
     pub fn truncate(&mut self, n: usize) -> Result<()> {
         if n > self.n_past {
             return Err(Error::TruncateBeyondEnd { n, n_past: self.n_past });
         }
+        if !self.kv.can_truncate(self.n_past, n) {
+            // A sliding-window ring buffer has overwritten part of the window before `n`.
+            return Err(Error::Unsupported {
+                what: alloc::format!(
+                    "rewinding a sliding-window KV cache from {} to {n} positions (reset instead)",
+                    self.n_past
+                ),
+            });
+        }
         self.n_past = n;
         Ok(())
+    }
+
+    /// The KV cache (for `session_io`).
+    pub(crate) fn kv_cache(&self) -> &KvCache {
+        &self.kv
+    }
+
+    /// The KV cache, `n_past` and the logits, to restore a saved state (`session_io`).
+    pub(crate) fn state_mut(&mut self) -> (&mut KvCache, &mut usize, &mut [f32]) {
+        (&mut self.kv, &mut self.n_past, &mut self.logits)
     }
 
     /// Forget the whole context.

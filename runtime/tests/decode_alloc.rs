@@ -59,7 +59,7 @@ fn sessions_allocate_their_plan_up_front_and_nothing_per_token() {
         let plan = model.memory_plan(256, 32, kv).unwrap();
 
         let before = allocs();
-        let mut s = Session::with_plan(&model, plan).unwrap();
+        let s = Session::with_plan(&model, plan).unwrap();
         let after = allocs();
         let bytes = after.1 - before.1;
         // Exactly the planned buffers, plus the per-layer bookkeeping vector of the cache.
@@ -68,6 +68,12 @@ fn sessions_allocate_their_plan_up_front_and_nothing_per_token() {
             bytes >= plan.total_bytes() && bookkeeping <= 128 * model.config().n_layer(),
             "{wt:?}: {bytes} vs {plan:?}"
         );
+        drop(s);
+        // With a thread pool (started with the session) the products are split across threads;
+        // the calling thread still allocates nothing per token, and the workers only run
+        // borrowed closures over the plan's buffers.
+        let mut s = Session::with_plan_threads(&model, plan, 2).unwrap();
+        assert_eq!(s.n_threads(), 2);
 
         let prompt: Vec<u32> = (0..100).map(|i| (i * 7 + 3) % 512).collect();
         let start = allocs();

@@ -1,0 +1,392 @@
+//! `emberlm bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--json]`: prompt processing (pp)
+//! and text generation (tg) speed measured the way `llama-bench` measures them, so the two
+//! tables compare line by line.
+//!
+//! As llama-bench: every test runs in a fresh session sized `n_prompt + n_gen`, once untimed
+//! (warm-up) and then `-r` times; pp feeds `n_prompt` random tokens (BOS first when the model adds
+//! one) in batches of `-b` and computes the logits of the last one; tg feeds `n_gen` single tokens
+//! (BOS, then random ones) from an empty context. Speeds are the mean and sample standard
+//! deviation of the per-repetition tokens/s.
+//!
+//! Beside llama-bench's numbers: the peak RSS (VmHWM), and for tg the effective weight bandwidth
+//! (bytes of the weight matrices read per generated token × tokens/s) as a share of the memory
+//! bandwidth measured at start-up with a plain read of a large buffer on the same threads.
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use emberlm::matmul::activation_type;
+use emberlm::models::MappedFile;
+use emberlm::quant::Kernels;
+use emberlm::tokenizer::{Special, Tokenizer};
+use emberlm::{KvType, Model, Session, SessionOptions};
+use serde_json::{Value, json};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Path of the GGUF model.
+    #[arg(short = 'm', long = "model")]
+    model: PathBuf,
+    /// Prompt lengths to test (comma-separated; 0 skips pp).
+    #[arg(short = 'p', long = "n-prompt", value_delimiter = ',', default_value = "512")]
+    n_prompt: Vec<usize>,
+    /// Generation lengths to test (comma-separated; 0 skips tg).
+    #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_value = "128")]
+    n_gen: Vec<usize>,
+    /// Thread counts to test (comma-separated; default: one per core).
+    #[arg(short = 't', long = "threads", value_delimiter = ',')]
+    threads: Vec<usize>,
+    /// Timed repetitions per test.
+    #[arg(short = 'r', long = "repetitions", default_value_t = 5)]
+    reps: usize,
+    /// Prompt tokens per forward pass.
+    #[arg(short = 'b', long = "batch-size", default_value_t = 512)]
+    batch: usize,
+    /// Print a JSON array of test objects (llama-bench's `-o json` fields) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Skip the memory-bandwidth measurement (no GB/s share of the roofline).
+    #[arg(long = "no-roofline")]
+    no_roofline: bool,
+}
+
+/// One test: a (pp or tg) length at a thread count.
+struct TestResult {
+    n_prompt: usize,
+    n_gen: usize,
+    n_threads: usize,
+    samples_ns: Vec<u64>,
+    /// Memory bandwidth (bytes/s) measured with `n_threads` threads, if measured.
+    bandwidth: Option<f64>,
+}
+
+impl TestResult {
+    fn n_tokens(&self) -> usize {
+        self.n_prompt + self.n_gen
+    }
+
+    fn samples_ts(&self) -> Vec<f64> {
+        self.samples_ns.iter().map(|&ns| self.n_tokens() as f64 * 1e9 / ns.max(1) as f64).collect()
+    }
+}
+
+/// Mean and sample standard deviation (0 for fewer than two values), as llama-bench computes them.
+fn mean_stddev(v: &[f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    if v.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (v.len() - 1) as f64;
+    (mean, var.sqrt())
+}
+
+/// The process's peak resident set (VmHWM), in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reset VmHWM to the current RSS (Linux `clear_refs` 5), so the bandwidth buffer is not counted.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Read bandwidth in bytes/s: `n_threads` threads summing disjoint parts of a 512 MiB buffer
+/// (far beyond any last-level cache), best of 5 passes.
+fn measure_bandwidth(n_threads: usize) -> f64 {
+    const BYTES: usize = 512 << 20;
+    let mut buf = vec![0u64; BYTES / 8];
+    for (i, x) in buf.iter_mut().enumerate().step_by(512) {
+        *x = i as u64; // touch every page
+    }
+    let n = n_threads.max(1);
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = buf
+                .chunks(buf.len().div_ceil(n))
+                .map(|part| {
+                    s.spawn(move || {
+                        // Eight independent lanes: the loop is bound by loads, not by an add chain.
+                        let mut acc = [0u64; 8];
+                        for c in part.chunks_exact(8) {
+                            for (a, &x) in acc.iter_mut().zip(c) {
+                                *a = a.wrapping_add(x);
+                            }
+                        }
+                        acc.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).fold(0u64, u64::wrapping_add)
+        });
+        black_box(total);
+        best = best.max(BYTES as f64 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// llama-bench's random token source: a fixed-seed generator, so runs are repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn token(&mut self, n_vocab: usize) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n_vocab as u64) as u32
+    }
+}
+
+struct Bench<'m, 'a> {
+    model: &'m Model<'a>,
+    bos: Option<u32>,
+    batch: usize,
+}
+
+impl Bench<'_, '_> {
+    fn session(&self, n_ctx: usize, n_threads: usize) -> Result<Session<'_, '_>, String> {
+        let opts = SessionOptions {
+            n_ctx: n_ctx.max(1),
+            n_batch: self.batch.clamp(1, n_ctx.max(1)),
+            kv_type: KvType::F16,
+            n_threads,
+        };
+        Session::new(self.model, opts).map_err(|e| e.to_string())
+    }
+
+    /// One timed pass of `n_prompt` prompt tokens then `n_gen` generated ones, in nanoseconds.
+    fn pass(
+        &self,
+        s: &mut Session<'_, '_>,
+        n_prompt: usize,
+        n_gen: usize,
+        rng: &mut Rng,
+    ) -> Result<u64, String> {
+        let n_vocab = self.model.config().n_vocab;
+        let mut prompt: Vec<u32> = (0..n_prompt).map(|_| rng.token(n_vocab)).collect();
+        if let (Some(first), Some(bos)) = (prompt.first_mut(), self.bos) {
+            *first = bos;
+        }
+        let mut gen_tokens: Vec<u32> = (0..n_gen).map(|_| rng.token(n_vocab)).collect();
+        if let (Some(first), Some(bos), 0) = (gen_tokens.first_mut(), self.bos, n_prompt) {
+            *first = bos;
+        }
+        s.reset();
+        let t = Instant::now();
+        if n_prompt > 0 {
+            black_box(s.prefill(&prompt).map_err(|e| e.to_string())?);
+        }
+        for &tok in &gen_tokens {
+            black_box(s.decode_step(tok).map_err(|e| e.to_string())?);
+        }
+        Ok(t.elapsed().as_nanos() as u64)
+    }
+
+    fn test(
+        &self,
+        n_prompt: usize,
+        n_gen: usize,
+        n_threads: usize,
+        reps: usize,
+    ) -> Result<TestResult, String> {
+        let mut s = self.session(n_prompt + n_gen, n_threads)?;
+        let mut rng = Rng(0x5eed);
+        self.pass(&mut s, n_prompt, n_gen, &mut rng)?; // warm-up
+        let samples_ns =
+            (0..reps).map(|_| self.pass(&mut s, n_prompt, n_gen, &mut rng)).collect::<Result<_, _>>()?;
+        Ok(TestResult { n_prompt, n_gen, n_threads: s.n_threads(), samples_ns, bandwidth: None })
+    }
+}
+
+/// Which tier each weight format's dot product runs on: the table's tier, or `scalar` where the
+/// table keeps the scalar spec for that format.
+fn tiers_per_format(model: &Model<'_>) -> BTreeMap<String, String> {
+    let k = model.kernels();
+    let s = &Kernels::SCALAR;
+    let mut out = BTreeMap::new();
+    for m in model.matrices() {
+        let ty = m.ty();
+        // Function addresses identify the kernel: equal to the scalar table's entry means the
+        // spec itself runs.
+        let same = |a: usize, b: usize| a == b;
+        use emberlm::quant::QuantType as Q;
+        let scalar = match ty {
+            Q::F32 => same(k.dot_f32 as usize, s.dot_f32 as usize),
+            Q::F16 => same(k.dot_f16 as usize, s.dot_f16 as usize),
+            Q::BF16 => same(k.dot_bf16 as usize, s.dot_bf16 as usize),
+            Q::Q4_0 => same(k.dot_q4_0 as usize, s.dot_q4_0 as usize),
+            Q::Q4_1 => same(k.dot_q4_1 as usize, s.dot_q4_1 as usize),
+            Q::Q5_0 => same(k.dot_q5_0 as usize, s.dot_q5_0 as usize),
+            Q::Q5_1 => same(k.dot_q5_1 as usize, s.dot_q5_1 as usize),
+            Q::Q8_0 => same(k.dot_q8_0 as usize, s.dot_q8_0 as usize),
+            Q::Q2K => same(k.dot_q2_k as usize, s.dot_q2_k as usize),
+            Q::Q3K => same(k.dot_q3_k as usize, s.dot_q3_k as usize),
+            Q::Q4K => same(k.dot_q4_k as usize, s.dot_q4_k as usize),
+            Q::Q5K => same(k.dot_q5_k as usize, s.dot_q5_k as usize),
+            Q::Q6K => same(k.dot_q6_k as usize, s.dot_q6_k as usize),
+            _ => true,
+        };
+        let tier = if scalar { "scalar".to_string() } else { k.tier.to_string() };
+        let act = activation_type(ty).map_or_else(String::new, |a| format!(" (x {a} activations)"));
+        out.insert(ty.to_string(), format!("{tier}{act}"));
+    }
+    out
+}
+
+/// Bytes of the weight matrices one generated token reads: every product's matrix (the output
+/// projection included, also when it is the tied embedding), but of the embedding table only the
+/// one row it looks up.
+fn weight_bytes(model: &Model<'_>) -> u64 {
+    let bytes = |m: &emberlm::matmul::Matrix<'_>| m.ty().bytes_for(m.n_cols() as u64).unwrap_or(0);
+    // `matrices()` yields the embedding table first; the products follow.
+    let mut all = model.matrices();
+    let embd = all.next().map_or(0, bytes);
+    embd + all.map(|m| bytes(m) * m.n_rows() as u64).sum::<u64>()
+}
+
+pub fn run(args: &Args) -> Result<(), String> {
+    let path = args.model.display().to_string();
+    if args.reps == 0 {
+        return Err("-r must be at least 1".into());
+    }
+    let default_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if args.threads.is_empty() { vec![default_threads] } else { args.threads.clone() };
+    if threads.contains(&0) {
+        return Err("-t: thread counts must be at least 1".into());
+    }
+
+    // Bandwidth first, then forget the buffer's pages in the peak RSS.
+    let mut bandwidth = BTreeMap::new();
+    if !args.no_roofline {
+        for &t in &threads {
+            bandwidth.insert(t, measure_bandwidth(t));
+        }
+    }
+    let rss_reset = reset_peak_rss();
+
+    let file = MappedFile::open(&args.model).map_err(|e| format!("{path}: {e}"))?;
+    let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
+    let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
+    let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
+    let bos = if tok.vocab().add_bos() { tok.vocab().special(Special::Bos) } else { None };
+    let bench = Bench { model: &model, bos, batch: args.batch };
+    let wbytes = weight_bytes(&model);
+    let tiers = tiers_per_format(&model);
+    let n_params: u64 = gguf.tensors().iter().map(|t| t.n_elements()).sum();
+    let model_size = gguf.tensors().iter().map(|t| t.bytes().len() as u64).sum::<u64>();
+    let arch = model.config().arch.to_string();
+    let ftype = model.matrices().map(|m| m.ty()).max_by_key(|t| {
+        model.matrices().filter(|m| m.ty() == *t).map(|m| m.n_rows() * m.n_cols()).sum::<usize>()
+    });
+    let model_type = format!(
+        "{arch} {}M {}",
+        (n_params as f64 / 1e6).round(),
+        ftype.map_or_else(|| "?".to_string(), |t| t.to_string().to_uppercase())
+    );
+    let file_name = args.model.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+
+    if !args.json {
+        println!(
+            "model: {path} ({model_type}, {:.2} MiB, {n_params} parameters)",
+            model_size as f64 / (1 << 20) as f64
+        );
+        for (fmt, tier) in &tiers {
+            println!("kernels: {fmt}: {tier}");
+        }
+        println!("weights read per generated token: {:.2} MiB", wbytes as f64 / (1 << 20) as f64);
+        for (t, bw) in &bandwidth {
+            println!(
+                "memory bandwidth (large-buffer read, {t} thread{}): {:.2} GB/s",
+                if *t == 1 { "" } else { "s" },
+                bw / 1e9
+            );
+        }
+        println!();
+        println!("| model | threads | test | t/s | GB/s | roofline |");
+        println!("| ----- | ------: | ---: | --: | ---: | -------: |");
+    }
+
+    let mut results = Vec::new();
+    let mut tests = Vec::new();
+    for &t in &threads {
+        tests.extend(args.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0, t)));
+        tests.extend(args.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g, t)));
+    }
+    for (p, g, t) in tests {
+        let mut r = bench.test(p, g, t, args.reps)?;
+        r.bandwidth = bandwidth.get(&t).copied();
+        if !args.json {
+            let (avg, sd) = mean_stddev(&r.samples_ts());
+            let name = if p > 0 { format!("pp{p}") } else { format!("tg{g}") };
+            let (gbs, roof) = if g > 0 {
+                let gbs = wbytes as f64 * avg / 1e9;
+                let roof =
+                    r.bandwidth.map_or_else(|| "-".into(), |bw| format!("{:.0}%", 100.0 * gbs * 1e9 / bw));
+                (format!("{gbs:.2}"), roof)
+            } else {
+                ("-".into(), "-".into())
+            };
+            println!("| {model_type} | {} | {name} | {avg:.2} ± {sd:.2} | {gbs} | {roof} |", r.n_threads);
+        }
+        results.push(r);
+    }
+    let peak = peak_rss();
+
+    if args.json {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let out: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                let ts = r.samples_ts();
+                let (avg_ts, stddev_ts) = mean_stddev(&ts);
+                let ns: Vec<f64> = r.samples_ns.iter().map(|&n| n as f64).collect();
+                let (avg_ns, stddev_ns) = mean_stddev(&ns);
+                let gbs = (r.n_gen > 0).then(|| wbytes as f64 * avg_ts / 1e9);
+                json!({
+                    "build_commit": env!("CARGO_PKG_VERSION"),
+                    "backends": "CPU",
+                    "model_filename": file_name,
+                    "model_type": model_type,
+                    "model_size": model_size,
+                    "model_n_params": n_params,
+                    "n_batch": args.batch,
+                    "n_ubatch": args.batch,
+                    "n_threads": r.n_threads,
+                    "type_k": "f16",
+                    "type_v": "f16",
+                    "n_prompt": r.n_prompt,
+                    "n_gen": r.n_gen,
+                    "n_depth": 0,
+                    "test_time": now,
+                    "avg_ns": avg_ns.round() as u64,
+                    "stddev_ns": stddev_ns.round() as u64,
+                    "avg_ts": avg_ts,
+                    "stddev_ts": stddev_ts,
+                    "samples_ns": r.samples_ns,
+                    "samples_ts": ts,
+                    "kernels": tiers,
+                    "peak_rss_bytes": peak,
+                    "weight_bytes_per_token": wbytes,
+                    "effective_gbps": gbs,
+                    "bandwidth_gbps": r.bandwidth.map(|b| b / 1e9),
+                    "roofline_share": gbs.zip(r.bandwidth).map(|(g, b)| g * 1e9 / b),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&Value::Array(out)).map_err(|e| e.to_string())?);
+    } else {
+        let note = if rss_reset { "" } else { " (includes the bandwidth buffer: clear_refs unavailable)" };
+        println!();
+        match peak {
+            Some(b) => println!("peak RSS: {:.1} MiB{note}", b as f64 / (1 << 20) as f64),
+            None => println!("peak RSS: unknown (no /proc/self/status)"),
+        }
+    }
+    Ok(())
+}
