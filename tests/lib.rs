@@ -36,3 +36,33 @@ pub fn model_path(file: &str) -> Option<PathBuf> {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
+
+/// emberlm's cache for reference data: `$EMBERLM_CACHE`, default `~/.cache/emberlm`.
+pub fn cache_dir() -> PathBuf {
+    match std::env::var_os("EMBERLM_CACHE") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm"),
+    }
+}
+
+/// Where scripts/make-kl-bases.sh puts llama.cpp's KL bases: `$EMBERLM_KL_DIR`, default
+/// `<cache>/kl`.
+pub fn kl_dir() -> PathBuf {
+    std::env::var_os("EMBERLM_KL_DIR").map_or_else(|| cache_dir().join("kl"), PathBuf::from)
+}
+
+/// A KL base file, or `None` after printing SKIPPED.
+///
+/// # Panics
+/// If it is absent and `EMBERLM_REQUIRE_MODELS=1`.
+pub fn kl_base(name: &str) -> Option<PathBuf> {
+    let p = kl_dir().join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
+        panic!("{} missing and EMBERLM_REQUIRE_MODELS=1 (run scripts/make-kl-bases.sh)", p.display());
+    }
+    println!("SKIPPED: {} not found (run scripts/make-kl-bases.sh)", p.display());
+    None
+}

@@ -12,33 +12,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use emberlm_tests::{SMOLLM2, model_path};
+use emberlm_tests::{SMOLLM2, cache_dir, kl_base, kl_dir, model_path};
 use serde_json::Value;
-
-fn kl_dir() -> PathBuf {
-    match std::env::var_os("EMBERLM_KL_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let cache = std::env::var_os("EMBERLM_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm")
-            });
-            cache.join("kl")
-        }
-    }
-}
-
-/// The base file, or `None` after printing SKIPPED (a failure under EMBERLM_REQUIRE_MODELS=1).
-fn base(name: &str) -> Option<PathBuf> {
-    let p = kl_dir().join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
-        panic!("{} missing and EMBERLM_REQUIRE_MODELS=1 (run scripts/make-kl-bases.sh)", p.display());
-    }
-    println!("SKIPPED: {} not found (run scripts/make-kl-bases.sh)", p.display());
-    None
-}
 
 fn emberlm(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_emberlm")).args(args).output().expect("run emberlm")
@@ -46,7 +21,7 @@ fn emberlm(args: &[&str]) -> std::process::Output {
 
 fn check(ctx: u32) {
     let Some(model) = model_path(SMOLLM2) else { return };
-    let Some(kl) = base(&format!("smollm2-c{ctx}.kl")) else { return };
+    let Some(kl) = kl_base(&format!("smollm2-c{ctx}.kl")) else { return };
     let out = emberlm(&[
         "perplexity",
         "-m",
@@ -94,7 +69,7 @@ fn smollm2_matches_llama_cpp_at_ctx_256() {
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn smollm2_tokenizes_the_text_as_llama_cpp() {
     let Some(model) = model_path(SMOLLM2) else { return };
-    let Some(kl) = base("smollm2-c512.kl") else { return };
+    let Some(kl) = kl_base("smollm2-c512.kl") else { return };
     let text = kl_dir().join("text.md");
     let out = emberlm(&["tokenize", "-m", model.to_str().unwrap(), "-f", text.to_str().unwrap(), "--ids"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -121,12 +96,8 @@ fn smollm2_tokenizes_the_text_as_llama_cpp() {
 
 /// The directory of the pinned llama.cpp's binaries (`scripts/build-llama-cpp.sh`).
 fn llama_cpp_bin() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("EMBERLM_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm")
-        });
-        cache.join("llama.cpp-build/bin")
-    });
+    let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
+        .map_or_else(|| cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
     if dir.join("llama-completion").is_file() {
         return Some(dir);
     }

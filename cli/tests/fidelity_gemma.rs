@@ -12,7 +12,7 @@
 //! they print SKIPPED, unless EMBERLM_REQUIRE_MODELS=1, where their absence fails.
 //!
 //! The bar (issue 5): mean KLD <= 0.008, same top >= 94 %, PPL within 1 %.
-use std::path::PathBuf;
+
 use std::process::Command;
 
 use emberlm::models::Gguf;
@@ -20,37 +20,12 @@ use emberlm::models::MappedFile;
 use emberlm::models::ModelConfig;
 use emberlm::models::arch::Attention;
 use emberlm::{Model, Session, SessionOptions};
-use emberlm_tests::{GEMMA3, model_path};
+use emberlm_tests::{GEMMA3, kl_base, model_path};
 use serde_json::Value;
-
-fn kl_dir() -> PathBuf {
-    match std::env::var_os("EMBERLM_KL_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let cache = std::env::var_os("EMBERLM_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm")
-            });
-            cache.join("kl")
-        }
-    }
-}
-
-/// The base file, or `None` after printing SKIPPED (a failure under EMBERLM_REQUIRE_MODELS=1).
-fn base(name: &str) -> Option<PathBuf> {
-    let p = kl_dir().join(name);
-    if p.is_file() {
-        return Some(p);
-    }
-    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
-        panic!("{} missing and EMBERLM_REQUIRE_MODELS=1 (run scripts/make-kl-bases.sh)", p.display());
-    }
-    println!("SKIPPED: {} not found (run scripts/make-kl-bases.sh)", p.display());
-    None
-}
 
 fn check(ctx: u32) {
     let Some(model) = model_path(GEMMA3) else { return };
-    let Some(kl) = base(&format!("gemma3-c{ctx}.kl")) else { return };
+    let Some(kl) = kl_base(&format!("gemma3-c{ctx}.kl")) else { return };
     let out = Command::new(env!("CARGO_BIN_EXE_emberlm"))
         .args(["perplexity", "-m", model.to_str().unwrap(), "--kl-divergence-base", kl.to_str().unwrap()])
         .args(["--kl-divergence", "--json"])
@@ -123,7 +98,7 @@ fn mean_nll(model: &Model<'_>, tokens: &[u32], from: usize) -> f64 {
 #[ignore = "heavy, not in CI yet: run by hand (see the module doc)"]
 fn gemma3_without_the_window_is_far_worse_past_512() {
     let Some(path) = model_path(GEMMA3) else { return };
-    let Some(kl) = base("gemma3-c2048.kl") else { return };
+    let Some(kl) = kl_base("gemma3-c2048.kl") else { return };
     let tokens = base_tokens(&kl, 2048);
     let file = MappedFile::open(&path).unwrap();
     let gguf = Gguf::parse(file.bytes()).unwrap();
