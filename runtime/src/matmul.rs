@@ -18,7 +18,7 @@ use emberlm_quant::formats::{
     bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
-use emberlm_quant::kernels::QuantizeFn;
+use emberlm_quant::kernels::{QuantizeFn, gemm_by_dot};
 use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
 
 use crate::error::{Error, Result};
@@ -315,8 +315,11 @@ impl<'s> QuantizedInput<'s> {
         let y = &mut y[..n_rows * w.n_rows];
         let failed = AtomicBool::new(false);
         if n_rows == 1 {
-            // Decoding: split the weight rows (each thread streams its own share of W).
-            self.pool.split_mut(y, 1, &|rows, part| {
+            // Decoding: split the weight rows (each thread streams its own share of W), in
+            // whole tiles of the multi-row kernels where the row count allows.
+            let unit = if w.n_rows % 8 == 0 { 8 } else { 1 };
+            self.pool.split_mut(y, unit, &|units, part| {
+                let rows = units.start * unit..units.end * unit;
                 if matmul_rows(kernels, w, acts, 1, rows, part).is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -360,12 +363,12 @@ pub fn matmul_rows(
         let ab = bytemuck::try_cast_slice::<u8, <A as Format>::Block>(acts).map_err(|_| w.misaligned())?;
         let w_per_row = w.n_cols / W::ELEMS;
         let a_per_row = w.n_cols / A::ELEMS;
-        let dot = <W as Dispatch>::dot(kernels);
-        for (i, r) in rows.enumerate() {
-            let wr = &wb[r * w_per_row..(r + 1) * w_per_row];
-            for (t, ar) in ab.chunks_exact(a_per_row).take(n_tokens).enumerate() {
-                out[t * n_out + i] = dot(wr, ar);
-            }
+        let ab = &ab[..n_tokens * a_per_row];
+        let wb = &wb[rows.start * w_per_row..rows.end * w_per_row];
+        match <W as Dispatch>::gemm(kernels) {
+            // the tier's multi-row kernel: the same bits as one dot per value
+            Some(gemm) => gemm(wb, ab, w_per_row, out, n_out),
+            None => gemm_by_dot::<W>(<W as Dispatch>::dot(kernels), wb, ab, w_per_row, out, n_out),
         }
         Ok(())
     }, _ => Err(w.misaligned()))

@@ -74,6 +74,15 @@ impl core::fmt::Display for Tier {
 /// `dot(weights, activations)` for a weight format `F`: both operands cover the same number of
 /// values. Panics if they do not (the safe wrappers check once, then run unchecked loops).
 pub type DotFn<F> = fn(&[<F as Format>::Block], &[<<F as Format>::Activation as Format>::Block]) -> f32;
+/// `gemm(w, a, row_blocks, out, out_stride)`: every weight row of `w` (rows of `row_blocks`
+/// blocks) dotted with every activation row of `a` (same row length), into
+/// `out[t * out_stride + r]` for weight row `r` and activation row `t`. Each value is **the same
+/// bits** as the spec's `vec_dot` of the two rows: a multi-row kernel only reorganises which
+/// products are computed together (weight blocks loaded once for several activation rows, the
+/// float work of several weight rows in the lanes of one vector), never the arithmetic of one
+/// output. Panics if the operands are not whole rows or `out` is too short.
+pub type GemmFn<F> =
+    fn(&[<F as Format>::Block], &[<<F as Format>::Activation as Format>::Block], usize, &mut [f32], usize);
 /// `quantize(x, out)` into format `F` (`x.len() == out.len() * F::ELEMS`).
 pub type QuantizeFn<F> = fn(&[f32], &mut [<F as Format>::Block]);
 
@@ -95,6 +104,9 @@ pub struct Kernels {
     pub dot_q4_k: DotFn<Q4K>,
     pub dot_q5_k: DotFn<Q5K>,
     pub dot_q6_k: DotFn<Q6K>,
+    /// Multi-row products where a tier has them (`None`: one `dot` per output value).
+    pub gemm_q4_1: Option<GemmFn<Q4_1>>,
+    pub gemm_q8_0: Option<GemmFn<Q8_0>>,
     pub quantize_f16: QuantizeFn<F16>,
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
@@ -118,6 +130,8 @@ impl Kernels {
         dot_q4_k: Q4K::vec_dot,
         dot_q5_k: Q5K::vec_dot,
         dot_q6_k: Q6K::vec_dot,
+        gemm_q4_1: None,
+        gemm_q8_0: None,
         quantize_f16: F16::quantize,
         quantize_q8_0: Q8_0::quantize,
         quantize_q8_1: Q8_1::quantize,
@@ -186,6 +200,30 @@ impl core::error::Error for TierError {}
 pub trait Dispatch: Format {
     /// This format's dot product in `k`.
     fn dot(k: &Kernels) -> DotFn<Self>;
+    /// This format's multi-row product in `k`, if the tier has one.
+    fn gemm(_k: &Kernels) -> Option<GemmFn<Self>> {
+        None
+    }
+}
+
+/// The spec of every [`GemmFn`]: one [`Format::vec_dot`]-shaped `dot` per output value.
+pub fn gemm_by_dot<F: Format>(
+    dot: DotFn<F>,
+    w: &[F::Block],
+    a: &[<F::Activation as Format>::Block],
+    row_blocks: usize,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    if row_blocks == 0 {
+        return;
+    }
+    for (t, ar) in a.chunks_exact(row_blocks).enumerate() {
+        let o = &mut out[t * out_stride..];
+        for (r, wr) in w.chunks_exact(row_blocks).enumerate() {
+            o[r] = dot(wr, ar);
+        }
+    }
 }
 
 macro_rules! dispatch {
@@ -200,8 +238,26 @@ macro_rules! dispatch {
 
 dispatch! {
     F32 => dot_f32, F16 => dot_f16, BF16 => dot_bf16,
-    Q4_0 => dot_q4_0, Q4_1 => dot_q4_1, Q5_0 => dot_q5_0, Q5_1 => dot_q5_1, Q8_0 => dot_q8_0,
+    Q4_0 => dot_q4_0, Q5_0 => dot_q5_0, Q5_1 => dot_q5_1,
     Q2K => dot_q2_k, Q3K => dot_q3_k, Q4K => dot_q4_k, Q5K => dot_q5_k, Q6K => dot_q6_k,
+}
+
+impl Dispatch for Q4_1 {
+    fn dot(k: &Kernels) -> DotFn<Self> {
+        k.dot_q4_1
+    }
+    fn gemm(k: &Kernels) -> Option<GemmFn<Self>> {
+        k.gemm_q4_1
+    }
+}
+
+impl Dispatch for Q8_0 {
+    fn dot(k: &Kernels) -> DotFn<Self> {
+        k.dot_q8_0
+    }
+    fn gemm(k: &Kernels) -> Option<GemmFn<Self>> {
+        k.gemm_q8_0
+    }
 }
 
 /// CPU feature detection: at run time with `std`, from the compile-time target features without.

@@ -41,6 +41,8 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     dot_q4_k: q4_k::vec_dot,
     dot_q5_k: q5_k::vec_dot,
     dot_q6_k: q6_k::vec_dot,
+    gemm_q4_1: None,
+    gemm_q8_0: None,
     quantize_f16: neon::quantize::quantize_f16,
     quantize_q8_0: neon::quantize::quantize_q8_0,
     quantize_q8_1: neon::quantize::quantize_q8_1,

@@ -10,10 +10,14 @@
 //! Numerics, per kernel (details in each file):
 //! - integer block sums are exact for **every** input (any bytes, `i8` -128 included); the
 //!   `maddubs` sign trick is only used where it cannot saturate or wrap;
-//! - the float accumulation across blocks uses `f32x8` FMA accumulators, a different order from
-//!   the spec's, so dot products are bit-identical to the spec only when all partial sums are
-//!   exactly representable (the parity tests check this), and otherwise within f32 accumulation
-//!   error (bounded in the tests);
+//! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the float part is the spec's own
+//!   per-block operations in its order, so dot products and the multi-row `gemm` kernels are
+//!   **bit-identical to the spec** for every input (tests/kernel_exact.rs); the tiers of a model
+//!   with these formats compute the same logits;
+//! - K-quants and f32/f16/bf16: the float accumulation uses `f32x8` FMA accumulators, a different
+//!   order from the spec's, so dot products are bit-identical to the spec only when all partial
+//!   sums are exactly representable (the parity tests check this), and otherwise within f32
+//!   accumulation error (bounded in the tests);
 //! - the quantizers are bit-identical to the spec for every input.
 
 mod bf16;
@@ -51,6 +55,8 @@ pub(crate) static AVX2: Kernels = Kernels {
     dot_q4_k: q4_k::dot,
     dot_q5_k: q5_k::dot,
     dot_q6_k: q6_k::dot,
+    gemm_q4_1: Some(q4_1::gemm),
+    gemm_q8_0: Some(q8_0::gemm),
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,

@@ -3,15 +3,13 @@
 //! Integer part exact for every input: per block, the 32 products `(q - 8) * y` are formed by
 //! [`mul_i8_small`] (weights in -8..=7, activations over the whole `i8` range) and summed in `i32`.
 //!
-//! Float part (bounded, not bit-exact): the spec adds `(sumi * d_w) * d_a` to one f32 in block
-//! order. Here `d_w * d_a` multiplies the 8 partial integer sums of a block (as f32) and is fused
-//! into one of two `f32x8` accumulators (even / odd blocks), whose 16 lanes are summed at the end.
-//! Equal to the spec when every partial sum is representable (power-of-two scales, small values);
-//! otherwise within f32 accumulation error.
+//! Float part, **bit-identical to the spec**: per block, the exact integer sum is reduced to one
+//! `i32`, then `sumf = sumf + (sumi * d_w) * d_a` in scalar f32, the spec's operations in its order
+//! (separate multiplies and adds, blocks in order).
 
 use core::arch::x86_64::*;
 
-use super::util::{dot_blocks2, f16_splat, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16};
+use super::util::{dot_blocks_exact, f16_to_f32, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16};
 use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -27,10 +25,13 @@ pub(crate) fn dot(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
-    dot_blocks2(w, a, |x, y, acc| {
-        let d = _mm256_mul_ps(f16_splat(x.d), f16_splat(y.d));
-        let qx = _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8));
-        let sums = sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)));
-        _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums), acc)
-    })
+    dot_blocks_exact(
+        w,
+        a,
+        |x, y| {
+            let qx = _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8));
+            sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)))
+        },
+        |x, y, sumi| sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d),
+    )
 }

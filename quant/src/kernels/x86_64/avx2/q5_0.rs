@@ -4,16 +4,14 @@
 //! `qh` (`code - 16` in -16..=15), the 32 products with the activations are formed by
 //! [`mul_i8_small`] and summed in `i32`.
 //!
-//! Float part (bounded, not bit-exact): the spec adds `(d_w * d_a) * sumi` to one f32 in block
-//! order. Here `d_w * d_a` multiplies the 8 partial integer sums of a block (as f32) and is fused
-//! into one of two `f32x8` accumulators (even / odd blocks), whose 16 lanes are summed at the end.
-//! Equal to the spec when every partial sum is representable; otherwise within f32 accumulation
-//! error.
+//! Float part, **bit-identical to the spec**: per block, the exact integer sum is reduced to one
+//! `i32`, then `sumf = sumf + (d_w * d_a) * sumi` in scalar f32, the spec's operations in its order
+//! (separate multiplies and adds, blocks in order).
 
 use core::arch::x86_64::*;
 
 use super::util::{
-    bytes_from_bits_32, dot_blocks2, f16_splat, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16,
+    bytes_from_bits_32, dot_blocks_exact, f16_to_f32, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16,
 };
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
@@ -30,12 +28,15 @@ pub(crate) fn dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-    dot_blocks2(w, a, |x, y, acc| {
-        let d = _mm256_mul_ps(f16_splat(x.d), f16_splat(y.d));
-        // code - 16: the nibble when the 5th bit is set, the nibble - 16 (its byte | 0xF0) when not
-        let no_high = _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
-        let qx = _mm256_or_si256(nibbles_32(&x.qs), no_high);
-        let sums = sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)));
-        _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sums), acc)
-    })
+    dot_blocks_exact(
+        w,
+        a,
+        |x, y| {
+            // code - 16: the nibble when the 5th bit is set, the nibble - 16 (its byte | 0xF0) when not
+            let no_high = _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
+            let qx = _mm256_or_si256(nibbles_32(&x.qs), no_high);
+            sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)))
+        },
+        |x, y, sumi| (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32,
+    )
 }

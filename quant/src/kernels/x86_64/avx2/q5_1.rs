@@ -4,15 +4,13 @@
 //! nibbles and `qh`, `_mm256_maddubs_epi16` multiplies them by the activations (any `i8`; a pair
 //! sum is at most `2 * 31 * 128` in magnitude, no saturation) and the pairs are summed in `i32`.
 //!
-//! Float part (bounded, not bit-exact): the spec adds `(d_w * d_a) * sumi + m_w * s_a` to one f32
-//! in block order. Here, per block, `d_w * d_a` multiplies the 8 partial integer sums (as f32) in a
-//! fused multiply-add with `m_w * s_a` (lane 0 only), and the result is added to one of two
-//! `f32x8` accumulators (even / odd blocks), whose 16 lanes are summed at the end. Equal to the
-//! spec when every partial sum is representable; otherwise within f32 accumulation error.
+//! Float part, **bit-identical to the spec**: per block, the exact integer sum is reduced to one
+//! `i32`, then `sumf = sumf + ((d_w * d_a) * sumi + m_w * s_a)` in scalar f32, the spec's operations in its order
+//! (separate multiplies and adds, blocks in order).
 
 use core::arch::x86_64::*;
 
-use super::util::{bytes_from_bits_32, dot_blocks2, f16_splat, load_i8, nibbles_32, sum_pairs_i16};
+use super::util::{bytes_from_bits_32, dot_blocks_exact, f16_to_f32, load_i8, nibbles_32, sum_pairs_i16};
 use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_1::BlockQ8_1;
 
@@ -28,13 +26,14 @@ pub(crate) fn dot(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
-    dot_blocks2(w, a, |x, y, acc| {
-        let d = _mm256_mul_ps(f16_splat(x.d), f16_splat(y.d));
-        let high = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
-        let qx = _mm256_or_si256(nibbles_32(&x.qs), high);
-        let p16 = _mm256_maddubs_epi16(qx, load_i8(&y.qs, 0));
-        // m_w * s_a in lane 0 only
-        let ms = _mm256_blend_ps::<1>(_mm256_setzero_ps(), _mm256_mul_ps(f16_splat(x.m), f16_splat(y.s)));
-        _mm256_add_ps(acc, _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum_pairs_i16(p16)), ms))
-    })
+    dot_blocks_exact(
+        w,
+        a,
+        |x, y| {
+            let high = _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10));
+            let qx = _mm256_or_si256(nibbles_32(&x.qs), high);
+            sum_pairs_i16(_mm256_maddubs_epi16(qx, load_i8(&y.qs, 0)))
+        },
+        |x, y, sumi| (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s),
+    )
 }

@@ -1,0 +1,199 @@
+//! Every tier's legacy-format dot products (`Q4_0`, `Q4_1`, `Q5_0`, `Q5_1`, `Q8_0`) and every
+//! multi-row product (`gemm_*`) give **the same bits** as the scalar spec, on any input.
+//!
+//! Why bit-identity and not a bound: a model's activations are re-quantized to 8 bits before every
+//! product, so a one-ulp difference in one tier can flip a rounding and move the logits of a model
+//! with massive activations (SmolLM2) by whole units. The kernels therefore keep the spec's
+//! per-block float operations and order (only the exact integer work is vectorized), and these
+//! tests hold them to it on random blocks (random bytes, any `i8` including -128, random finite
+//! scales of every magnitude), blocks quantized from random values, every row count around the
+//! 8-row tiles and several activation-row counts and output strides.
+//!
+//! A tier this CPU cannot run prints `SKIPPED: ...` and returns.
+
+use std::io::Write;
+
+use bytemuck::{Pod, Zeroable};
+use emberlm_quant::formats::q4_0::Q4_0;
+use emberlm_quant::formats::q4_1::Q4_1;
+use emberlm_quant::formats::q5_0::Q5_0;
+use emberlm_quant::formats::q5_1::Q5_1;
+use emberlm_quant::formats::q8_0::Q8_0;
+use emberlm_quant::kernels::gemm_by_dot;
+use emberlm_quant::{Dispatch, Format, Kernels, Tier};
+use half::f16;
+
+type ActBlock<F> = <<F as Format>::Activation as Format>::Block;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// A finite f16 of any sign and magnitude (subnormals and zero included).
+    fn scale(&mut self) -> f16 {
+        loop {
+            let h = f16::from_bits(self.next() as u16);
+            if h.is_finite() {
+                return h;
+            }
+        }
+    }
+    fn value(&mut self) -> f32 {
+        // mostly O(1), sometimes huge (the "massive activations" of real models)
+        let x = (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+        if self.below(50) == 0 { x * 300.0 } else { x }
+    }
+}
+
+/// A block of random bytes whose leading `n_scales` f16 fields (every legacy block starts with
+/// its scale, then its min / sum for the `_1` formats) are random finite values.
+fn random_block<B: Pod>(rng: &mut Rng, n_scales: usize) -> B {
+    let mut b = B::zeroed();
+    let bytes = bytemuck::bytes_of_mut(&mut b);
+    for x in bytes.iter_mut() {
+        *x = rng.next() as u8;
+    }
+    for i in 0..n_scales {
+        bytes[2 * i..2 * i + 2].copy_from_slice(&rng.scale().to_bits().to_le_bytes());
+    }
+    b
+}
+
+fn quantized<F: Format>(rng: &mut Rng, n_blocks: usize) -> Vec<F::Block> {
+    let x: Vec<f32> = (0..n_blocks * F::ELEMS).map(|_| rng.value()).collect();
+    let mut out = vec![F::Block::zeroed(); n_blocks];
+    F::quantize(&x, &mut out);
+    out
+}
+
+/// Operands of one case: weight rows and activation rows, random or quantized.
+fn operands<F: Format>(
+    rng: &mut Rng,
+    w_scales: usize,
+    a_scales: usize,
+    n_w: usize,
+    n_a: usize,
+) -> (Vec<F::Block>, Vec<ActBlock<F>>) {
+    if rng.below(2) == 0 {
+        let w = (0..n_w).map(|_| random_block::<F::Block>(rng, w_scales)).collect();
+        let a = (0..n_a).map(|_| random_block::<ActBlock<F>>(rng, a_scales)).collect();
+        (w, a)
+    } else {
+        (quantized::<F>(rng, n_w), quantized::<F::Activation>(rng, n_a))
+    }
+}
+
+fn tier_kernels(tier: Tier, what: &str) -> Option<&'static Kernels> {
+    let k = Kernels::for_tier(tier);
+    if k.is_none() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED: tier {tier} not supported on this CPU ({what})");
+    }
+    k
+}
+
+/// `(scales in a weight block, scales in an activation block)`.
+fn scales<F: Format>() -> (usize, usize) {
+    use emberlm_quant::QuantType as T;
+    match F::TYPE {
+        T::Q4_1 | T::Q5_1 => (2, 2),
+        _ => (1, 1),
+    }
+}
+
+fn dot_same_bits<F: Format + Dispatch>(tier: Tier) {
+    let Some(k) = tier_kernels(tier, &format!("{} dot bits", F::TYPE)) else { return };
+    let (ws, as_) = scales::<F>();
+    let mut rng = Rng(u64::from(F::TYPE.id()) << 8 | tier as u64);
+    for nb in [0, 1, 2, 3, 7, 18, 48, 64] {
+        for round in 0..40 {
+            let (w, a) = operands::<F>(&mut rng, ws, as_, nb, nb);
+            let want = F::dot(&Kernels::SCALAR)(&w, &a);
+            let got = F::dot(k)(&w, &a);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{} {tier} dot, {nb} blocks, round {round}: got {got:e}, spec {want:e}",
+                F::TYPE
+            );
+        }
+    }
+}
+
+fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
+    let Some(k) = tier_kernels(tier, &format!("{} gemm bits", F::TYPE)) else { return };
+    let Some(gemm) = F::gemm(k) else {
+        let _ = writeln!(std::io::stderr(), "{} {tier}: no multi-row kernel (one dot per value)", F::TYPE);
+        return;
+    };
+    let (ws, as_) = scales::<F>();
+    let mut rng = Rng(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
+    for rb in [1, 3, 18] {
+        for n_rows in [1, 7, 8, 9, 16, 21] {
+            for n_tok in [1, 2, 4, 5, 9] {
+                let stride = n_rows + rng.below(3);
+                let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
+                let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
+                let mut got = want.clone();
+                gemm_by_dot::<F>(F::dot(&Kernels::SCALAR), &w, &a, rb, &mut want, stride);
+                gemm(&w, &a, rb, &mut got, stride);
+                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
+                        "{} {tier} gemm: {rb} blocks/row, {n_rows} rows, {n_tok} tokens, stride {stride}: \
+                         out[{i}] = {g:e}, spec {e:e}",
+                        F::TYPE
+                    );
+                }
+            }
+        }
+    }
+}
+
+macro_rules! exact_tests {
+    ($($m:ident: $F:ty),* $(,)?) => {$(
+        mod $m {
+            use super::*;
+            #[test]
+            fn dot_avx2() { dot_same_bits::<$F>(Tier::Avx2) }
+            #[test]
+            fn dot_neon() { dot_same_bits::<$F>(Tier::Neon) }
+            #[test]
+            fn dot_dotprod() { dot_same_bits::<$F>(Tier::Dotprod) }
+            #[test]
+            fn gemm_avx2() { gemm_same_bits::<$F>(Tier::Avx2) }
+            #[test]
+            fn gemm_neon() { gemm_same_bits::<$F>(Tier::Neon) }
+            #[test]
+            fn gemm_dotprod() { gemm_same_bits::<$F>(Tier::Dotprod) }
+            #[test]
+            fn gemm_scalar_is_none() { assert!(<$F as Dispatch>::gemm(&Kernels::SCALAR).is_none()) }
+        }
+    )*};
+}
+
+exact_tests! { q4_0: Q4_0, q4_1: Q4_1, q5_0: Q5_0, q5_1: Q5_1, q8_0: Q8_0 }
+
+/// The spec's gemm is the dot per value, token-major with the stride.
+#[test]
+fn gemm_by_dot_layout() {
+    let mut rng = Rng(7);
+    let (w, a) = operands::<Q8_0>(&mut rng, 1, 1, 3 * 2, 2 * 2);
+    let mut out = vec![-1.0f32; 2 * 5];
+    gemm_by_dot::<Q8_0>(Q8_0::vec_dot, &w, &a, 2, &mut out, 5);
+    for t in 0..2 {
+        for r in 0..3 {
+            let want = Q8_0::vec_dot(&w[r * 2..r * 2 + 2], &a[t * 2..t * 2 + 2]);
+            assert_eq!(out[t * 5 + r].to_bits(), want.to_bits());
+        }
+        assert_eq!(&out[t * 5 + 3..t * 5 + 5], &[-1.0, -1.0]);
+    }
+}
