@@ -341,6 +341,58 @@ impl<'s> QuantizedInput<'s> {
     }
 }
 
+impl QuantizedInput<'_> {
+    /// `ys[i] = ws[i] x` for products that share their input, as [`QuantizedInput::matmul`]
+    /// computes each: the input is quantized once and, when decoding one token on several
+    /// threads, all the products run as one job (Q, K and V, or gate and up, cost one
+    /// synchronisation instead of one each). Results are the same bits as separate products.
+    pub fn matmul_group(
+        &mut self,
+        ws: &[&Matrix<'_>],
+        x: &[f32],
+        n_rows: usize,
+        ys: &mut [&mut [f32]],
+    ) -> Result<()> {
+        let same_input = ws
+            .windows(2)
+            .all(|p| p[0].n_cols == p[1].n_cols && activation_type(p[0].ty) == activation_type(p[1].ty));
+        if n_rows != 1 || self.pool.n_threads() == 1 || ws.len() != ys.len() || ws.is_empty() || !same_input {
+            for (w, y) in ws.iter().zip(ys.iter_mut()) {
+                self.matmul(w, x, n_rows, y)?;
+            }
+            return Ok(());
+        }
+        let (_, row_bytes) = self.prepare(ws[0], x, 1)?;
+        let bytes: &[u8] = bytemuck::cast_slice(&*self.buf);
+        let acts = &bytes[..row_bytes];
+        for (w, y) in ws.iter().zip(ys.iter()) {
+            check_operands(w, acts, 1, 0..w.n_rows, y)?;
+        }
+        let unit = if ws.iter().all(|w| w.n_rows % 8 == 0) { 8 } else { 1 };
+        let mut outs: [&mut [f32]; 4] = [&mut [], &mut [], &mut [], &mut []];
+        if ys.len() > outs.len() {
+            return Err(Error::Unsupported { what: "a group of more than 4 products".into() });
+        }
+        for ((o, y), w) in outs.iter_mut().zip(ys.iter_mut()).zip(ws) {
+            *o = &mut y[..w.n_rows];
+        }
+        let kernels = self.kernels;
+        let failed = AtomicBool::new(false);
+        self.pool.split_many_mut(&mut outs[..ws.len()], unit, &|i, units, part| {
+            let rows = units.start * unit..units.end * unit;
+            if matmul_rows(kernels, ws[i], acts, 1, rows, part).is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+        });
+        if failed.load(Ordering::Relaxed) {
+            return Err(Error::Unsupported {
+                what: alloc::format!("a part of the product with {}", ws[0].name),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The kernel: weight rows `rows` of `w` times `n_tokens` quantized activation rows `acts`
 /// (each [`activation_row_bytes`] long), into `out[t * rows.len() + (r - rows.start)]`.
 ///
@@ -505,6 +557,52 @@ mod tests {
                 QuantizedInput::new(kernels, &mut buf)
                     .with_pool(&pool)
                     .matmul(&m, &x, n_tok, &mut got)
+                    .unwrap();
+                assert_eq!(got, want, "{n_tok} tokens, {n_threads} threads");
+            }
+        }
+    }
+
+    /// A group of products sharing their input gives the bits of the separate products, on one
+    /// and several threads, for one token (the grouped path) and several (the fallback).
+    #[cfg(feature = "std")]
+    #[test]
+    fn grouped_products_equal_separate_ones() {
+        let n_cols = 256;
+        let shapes = [(64usize, QuantType::Q4_1), (24, QuantType::Q4_1), (13, QuantType::Q4_1)];
+        let mats: Vec<Vec<<Q4_1 as Format>::Block>> = shapes
+            .iter()
+            .map(|&(n, _)| {
+                let mut b = vec![<Q4_1 as Format>::Block::zeroed(); n * n_cols / Q4_1::ELEMS];
+                Q4_1::quantize(&noise(n * n_cols, n as u32), &mut b);
+                b
+            })
+            .collect();
+        let ms: Vec<Matrix<'_>> = shapes
+            .iter()
+            .zip(&mats)
+            .map(|(&(n, ty), b)| Matrix::new("w", ty, n, n_cols, bytemuck::cast_slice(b)).unwrap())
+            .collect();
+        let kernels = Kernels::best();
+        for n_tok in [1, 3] {
+            let x = noise(n_tok * n_cols, 11);
+            let mut buf = vec![0u32; activation_row_bytes(QuantType::Q4_1, n_cols).unwrap() * n_tok / 4 + 1];
+            let want: Vec<Vec<f32>> = ms
+                .iter()
+                .map(|m| {
+                    let mut y = vec![0f32; n_tok * m.n_rows()];
+                    QuantizedInput::new(kernels, &mut buf).matmul(m, &x, n_tok, &mut y).unwrap();
+                    y
+                })
+                .collect();
+            for n_threads in [1, 2, 3] {
+                let pool = Pool::new(n_threads).unwrap();
+                let mut got: Vec<Vec<f32>> = ms.iter().map(|m| vec![f32::NAN; n_tok * m.n_rows()]).collect();
+                let mut ys: Vec<&mut [f32]> = got.iter_mut().map(|v| v.as_mut_slice()).collect();
+                let refs: Vec<&Matrix<'_>> = ms.iter().collect();
+                QuantizedInput::new(kernels, &mut buf)
+                    .with_pool(&pool)
+                    .matmul_group(&refs, &x, n_tok, &mut ys)
                     .unwrap();
                 assert_eq!(got, want, "{n_tok} tokens, {n_threads} threads");
             }

@@ -175,6 +175,58 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// [`Pool::split_mut`] over several outputs in one job: output `i` (a whole number of
+    /// `unit`-element units) is cut into parts in proportion to its size, and `f(i, units, part)`
+    /// runs once for every part of every output, on the pool's threads. One job instead of one per
+    /// output: products that share an input (Q, K and V; gate and up) cost one synchronisation.
+    pub fn split_many_mut<T: Send>(
+        &self,
+        data: &mut [&mut [T]],
+        unit: usize,
+        f: &(dyn Fn(usize, Range<usize>, &mut [T]) + Sync),
+    ) {
+        let unit = unit.max(1);
+        let total: usize = data.iter().map(|d| d.len() / unit).sum();
+        // Σ ceil(len_i / per_part) <= n_parts + data.len() <= MAX_PARTS slots
+        let n_parts =
+            (self.n_threads * PARTS_PER_THREAD).min(total).min(MAX_PARTS.saturating_sub(data.len()));
+        if self.n_threads <= 1 || n_parts <= 1 {
+            for (i, d) in data.iter_mut().enumerate() {
+                let n = d.len() / unit;
+                f(i, 0..n, d);
+            }
+            return;
+        }
+        #[cfg(feature = "std")]
+        {
+            let per_part = total.div_ceil(n_parts);
+            let mut slots: [Mutex<Option<(usize, Range<usize>, &mut [T])>>; MAX_PARTS] =
+                [const { Mutex::new(None) }; MAX_PARTS];
+            let mut n_slots = 0;
+            for (i, d) in data.iter_mut().enumerate() {
+                for (j, part) in d.chunks_mut(per_part * unit).enumerate() {
+                    let start = j * per_part;
+                    slots[n_slots] = Mutex::new(Some((i, start..start + part.len() / unit, part)));
+                    n_slots += 1;
+                }
+            }
+            let next = AtomicUsize::new(0);
+            self.broadcast(&|_| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= n_slots {
+                        break;
+                    }
+                    if let Ok(Some((i, units, part))) = slots[k].lock().map(|mut p| p.take()) {
+                        f(i, units, part);
+                    }
+                }
+            });
+        }
+    }
+}
+
 /// Split `0..n` into `n_parts` nearly equal consecutive ranges and return range `i`.
 pub fn part_of(n: usize, n_parts: usize, i: usize) -> Range<usize> {
     let n_parts = n_parts.max(1);
