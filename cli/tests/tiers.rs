@@ -6,8 +6,8 @@
 //! the bits kernel by kernel); this is the end-to-end check through the real model, whose massive
 //! activations turn any one-ulp difference before an 8-bit activation quantization into a visible
 //! logit change. (Identical logits still give a mean KLD of about 1e-6: the KL base stores
-//! log-probabilities as 16-bit integers, as llama.cpp's does.) The aarch64 tiers (neon, dotprod) are compared with x86's scalar tier by
-//! scripts/check-aarch64.sh under qemu.
+//! log-probabilities as 16-bit integers, as llama.cpp's does.) The aarch64 tiers (neon, dotprod)
+//! are compared with x86's scalar tier by scripts/check-aarch64.sh under qemu.
 //!
 //! Heavy (the scalar tier is slow): `#[ignore]`d, run in release by scripts/test.sh.
 use std::process::Command;
