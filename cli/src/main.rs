@@ -12,6 +12,7 @@ mod perplexity;
 mod progress;
 mod quantize;
 mod run;
+mod sampling;
 mod tokenize;
 
 #[derive(Parser, Debug)]

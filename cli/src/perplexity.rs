@@ -17,6 +17,8 @@ use emberlm::tokenizer::{Special, Tokenizer};
 use emberlm::{KvType, Model, Session, SessionOptions};
 use serde_json::json;
 
+use crate::progress;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Path of the GGUF model.
@@ -32,7 +34,7 @@ pub struct Args {
     #[arg(short = 'b', long = "batch-size", default_value_t = 512)]
     batch: usize,
     /// Threads (0: one per core).
-    #[arg(short = 't', long = "threads", default_value_t = 1)]
+    #[arg(short = 't', long = "threads", default_value_t = crate::sampling::default_threads())]
     threads: usize,
     /// Evaluate at most this many windows.
     #[arg(long)]
@@ -49,6 +51,9 @@ pub struct Args {
     /// Print one JSON object with the results instead of text.
     #[arg(long)]
     json: bool,
+    /// No progress bar and no per-window lines on stderr (the results only).
+    #[arg(short = 'q', long)]
+    quiet: bool,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -134,6 +139,8 @@ impl Evaluator<'_, '_> {
         let mut row = vec![0u16; kl_row_len(n_vocab)];
         let mut row_bytes = Vec::with_capacity(row.len() * 2);
         let mut ppl = Perplexity::default();
+        let pb = progress::bar(n_chunk as u64, false, args.quiet);
+        pb.set_message(format!("perplexity, {n_chunk} windows of {n_ctx}"));
         let t0 = Instant::now();
         for c in 0..n_chunk {
             let window = &tokens[c * n_ctx..(c + 1) * n_ctx];
@@ -151,10 +158,15 @@ impl Evaluator<'_, '_> {
                     None => ppl.add(l, next),
                 }
             }
-            if !args.json {
+            pb.inc(1);
+            if !pb.is_hidden() {
+                pb.set_message(format!("PPL {:.4} after {} windows", ppl.ppl().0, c + 1));
+            } else if !args.json && !args.quiet {
+                // llama-perplexity's running estimate
                 eprint!("[{}]{:.4},", c + 1, ppl.ppl().0);
             }
         }
+        pb.finish_and_clear();
         if let Some(mut w) = writer {
             w.flush().map_err(|e| e.to_string())?;
         }
@@ -166,12 +178,16 @@ impl Evaluator<'_, '_> {
                 "tokens_per_second": (n_chunk * n_ctx) as f64 / secs});
             println!("{j}");
         } else {
-            eprintln!();
+            if !args.quiet && pb.is_hidden() {
+                eprintln!();
+            }
             println!("Final estimate: PPL = {value:.4} +/- {unc:.5}");
-            eprintln!(
-                "perplexity: {n_chunk} windows of {n_ctx} tokens in {secs:.1} s ({:.1} tokens/s)",
-                (n_chunk * n_ctx) as f64 / secs
-            );
+            if !args.quiet {
+                eprintln!(
+                    "perplexity: {n_chunk} windows of {n_ctx} tokens in {secs:.1} s ({:.1} tokens/s)",
+                    (n_chunk * n_ctx) as f64 / secs
+                );
+            }
         }
         Ok(())
     }
@@ -214,6 +230,8 @@ impl Evaluator<'_, '_> {
         let mut base_bytes = vec![0u8; rows * nv * 2];
         let mut base_rows = vec![0u16; rows * nv];
         let mut kl = KlDivergence::default();
+        let pb = progress::bar(n_use as u64, false, args.quiet);
+        pb.set_message(format!("KL divergence, {n_use} windows of {n_ctx}"));
         let t0 = Instant::now();
         for c in 0..n_use {
             r.read_exact(&mut base_bytes)
@@ -227,17 +245,21 @@ impl Evaluator<'_, '_> {
                 let l = &logits[i * model_vocab..(i + 1) * model_vocab];
                 kl.add(l, &base_rows[i * nv..(i + 1) * nv], window[pos + 1] as usize);
             }
-            if !args.json {
-                let sm = kl.summary().expect("rows were added");
-                eprintln!(
+            pb.inc(1);
+            if !args.json && !args.quiet {
+                let sm = kl.summary().ok_or("no positions compared")?;
+                let line = format!(
                     "{:4}  PPL {:9.4}  KLD {:9.5}  same top {:6.2} %",
                     c + 1,
                     sm.ppl.0,
                     sm.kld.0,
                     100.0 * sm.same_top.0
                 );
+                // above the bar when it is drawn
+                if pb.is_hidden() { eprintln!("{line}") } else { pb.println(line) }
             }
         }
+        pb.finish_and_clear();
         let secs = t0.elapsed().as_secs_f64();
         let sm = kl.summary().ok_or("no positions compared")?;
         if args.json {

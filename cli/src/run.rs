@@ -1,13 +1,16 @@
-//! `emberlm run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [-c CTX] ...`: continue a prompt,
-//! streaming the text to stdout; timings to stderr.
+//! `emberlm run -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [-c CTX] [--beams B] ...`:
+//! continue a prompt, streaming the text to stdout; timings to stderr. With `--beams B` the
+//! continuation is the best hypothesis of a beam search of width B instead (printed once found).
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use emberlm::models::MappedFile;
-use emberlm::sampler::{SamplerChain, SamplerParams};
+use emberlm::sampler::{BeamParams, beam_search_session};
 use emberlm::tokenizer::{DecodeOptions, Tokenizer};
-use emberlm::{KvType, Model, Session, SessionOptions};
+use emberlm::{Model, Session};
+
+use crate::sampling::{SamplingArgs, SessionArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -20,36 +23,25 @@ pub struct Args {
     /// Tokens to generate (at most; generation also stops at an end-of-generation token).
     #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
     n_predict: usize,
-    /// Context size (default: the model's training context, at most 4096).
-    #[arg(short = 'c', long = "ctx-size")]
-    ctx: Option<usize>,
-    /// Temperature; 0 is greedy decoding.
-    #[arg(long, default_value_t = 0.8)]
-    temp: f32,
-    /// Seed of the sampler's random draw.
-    #[arg(long, default_value_t = emberlm::sampler::DEFAULT_SEED)]
-    seed: u64,
-    /// Keep the K most likely tokens (0: all).
-    #[arg(long = "top-k", default_value_t = 40)]
-    top_k: usize,
-    /// Keep the most likely tokens up to this probability mass (1.0: all).
-    #[arg(long = "top-p", default_value_t = 0.95)]
-    top_p: f32,
-    /// Drop tokens less likely than this fraction of the most likely one (0: off).
-    #[arg(long = "min-p", default_value_t = 0.05)]
-    min_p: f32,
-    /// Penalty for tokens repeated in the last --repeat-last-n tokens (1.0: off).
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
-    repeat_penalty: f32,
-    /// Window of the repetition penalty.
-    #[arg(long = "repeat-last-n", default_value_t = 64)]
-    repeat_last_n: usize,
-    /// Threads (0: one per core).
-    #[arg(short = 't', long = "threads", default_value_t = 1)]
-    threads: usize,
-    /// KV cache type.
-    #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
-    cache_type: String,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    #[command(flatten)]
+    session: SessionArgs,
+    /// Beam search with this many beams instead of sampling (the sampler flags are then
+    /// ignored); prints the most likely continuation once the search ends.
+    #[arg(long)]
+    beams: Option<usize>,
+    /// Beam search length penalty alpha: hypotheses are ranked by sum(log p) / length^alpha
+    /// (0 favours short endings, larger values longer ones).
+    #[arg(long = "length-penalty", default_value_t = 1.0, requires = "beams")]
+    length_penalty: f64,
+}
+
+struct Loaded<'m, 'a> {
+    model: &'m Model<'a>,
+    tok: &'m Tokenizer,
+    prompt: Vec<u32>,
+    n_ctx: usize,
 }
 
 pub fn run(args: &Args) -> Result<(), String> {
@@ -59,15 +51,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
-    let n_ctx = args.ctx.unwrap_or_else(|| model.config().n_ctx_train.clamp(1, 4096));
-    let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
-    let mut session = Session::new(
-        &model,
-        SessionOptions { n_ctx, kv_type, n_threads: args.threads, ..Default::default() },
-    )
-    .map_err(|e| e.to_string())?;
-    let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
-
+    let n_ctx = args.session.n_ctx(&model);
     let prompt = tok.encode(&args.prompt, true, true).map_err(|e| e.to_string())?;
     if prompt.is_empty() {
         return Err("the prompt is empty".into());
@@ -75,17 +59,23 @@ pub fn run(args: &Args) -> Result<(), String> {
     if prompt.len() >= n_ctx {
         return Err(format!("the prompt is {} tokens, the context only {n_ctx} (raise -c)", prompt.len()));
     }
-    let mut sampler = SamplerChain::from_params(&SamplerParams {
-        temp: args.temp,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        penalty_last_n: args.repeat_last_n,
-        seed: args.seed,
-        ..SamplerParams::default()
-    });
-    for &t in &prompt {
+    if args.length_penalty.is_nan() {
+        return Err("--length-penalty must be a number".into());
+    }
+    let l = Loaded { model: &model, tok: &tok, prompt, n_ctx };
+    match args.beams {
+        Some(0) => Err("--beams must be at least 1".into()),
+        Some(width) => beams(args, &l, width, t_load),
+        None => sample(args, &l, t_load),
+    }
+}
+
+fn sample(args: &Args, l: &Loaded<'_, '_>, t_load: Instant) -> Result<(), String> {
+    let (model, tok, prompt, n_ctx) = (l.model, l.tok, &l.prompt, l.n_ctx);
+    let mut session = Session::new(model, args.session.options(n_ctx)).map_err(|e| e.to_string())?;
+    let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
+    let mut sampler = args.sampling.chain(model)?;
+    for &t in prompt {
         sampler.accept(t);
     }
 
@@ -96,7 +86,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     out.flush().map_err(io)?;
 
     let t_prefill = Instant::now();
-    let mut logits = session.prefill(&prompt).map_err(|e| e.to_string())?;
+    let mut logits = session.prefill(prompt).map_err(|e| e.to_string())?;
     let prefill_s = t_prefill.elapsed().as_secs_f64();
 
     let mut decoder = tok.stream_decoder(DecodeOptions { remove_special: false, unparse_special: false });
@@ -110,7 +100,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         if tok.vocab().is_eog(next) {
             break;
         }
-        out.write_all(decoder.push(next).map_err(|e| e.to_string())?.as_bytes()).map_err(io)?;
+        out.write_all(decoder.push_text(next).map_err(|e| e.to_string())?.as_bytes()).map_err(io)?;
         out.flush().map_err(io)?;
         if n_gen == args.n_predict {
             break;
@@ -122,7 +112,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         logits = session.decode_step(next).map_err(|e| e.to_string())?;
         n_steps += 1;
     }
-    out.write_all(decoder.finish().as_bytes()).map_err(io)?;
+    out.write_all(decoder.finish_text().as_bytes()).map_err(io)?;
     writeln!(out).map_err(io)?;
     drop(out);
     let decode_s = t_decode.elapsed().as_secs_f64();
@@ -138,6 +128,57 @@ pub fn run(args: &Args) -> Result<(), String> {
         model.kernels().tier,
         session.n_threads(),
         sampler.describe()
+    );
+    Ok(())
+}
+
+fn beams(args: &Args, l: &Loaded<'_, '_>, width: usize, t_load: Instant) -> Result<(), String> {
+    let (model, tok, prompt) = (l.model, l.tok, &l.prompt);
+    // Every beam holds a KV cache: size them for this prompt and continuation only (the last
+    // generated token is never run).
+    let room = l.n_ctx - prompt.len() + 1;
+    let max_tokens = args.n_predict.min(room);
+    if max_tokens == 0 {
+        println!("{}", args.prompt);
+        return Ok(());
+    }
+    let n_ctx = (prompt.len() + max_tokens.saturating_sub(1)).max(1);
+    let mut session = Session::new(model, args.session.options(n_ctx)).map_err(|e| e.to_string())?;
+    let load_ms = t_load.elapsed().as_secs_f64() * 1e3;
+    let eos: Vec<u32> = (0..tok.vocab().len() as u32).filter(|&t| tok.vocab().is_eog(t)).collect();
+    let params = BeamParams { width, max_tokens, length_penalty: args.length_penalty, eos };
+
+    let t_search = Instant::now();
+    let result = beam_search_session(&mut session, prompt, &params).map_err(|e| e.to_string())?;
+    let search_s = t_search.elapsed().as_secs_f64();
+    let best = result.best().ok_or("the beam search found no hypothesis")?;
+
+    let mut decoder = tok.stream_decoder(DecodeOptions { remove_special: false, unparse_special: false });
+    let mut text = args.prompt.clone();
+    for &t in best.tokens.iter().filter(|&&t| !tok.vocab().is_eog(t)) {
+        text.push_str(decoder.push_text(t).map_err(|e| e.to_string())?);
+    }
+    text.push_str(decoder.finish_text());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(|e| e.to_string())?;
+    drop(out);
+    if max_tokens < args.n_predict {
+        eprintln!("emberlm: the context of {} tokens is full; stopped (raise -c)", l.n_ctx);
+    }
+    eprintln!(
+        "load {load_ms:.0} ms | beam search: {width} beams, length penalty {}, {} tokens ({}), sum log-prob {:.4}, \
+         score {:.4} | {} hypotheses | {} steps, {} KV copies, {:.1} steps/s | kernels {} | threads {}",
+        args.length_penalty,
+        best.tokens.len(),
+        if best.finished { "ended" } else { "length limit" },
+        best.sum_logprob,
+        best.score,
+        result.hypotheses.len(),
+        result.steps,
+        result.copies,
+        result.steps as f64 / search_s,
+        model.kernels().tier,
+        session.n_threads(),
     );
     Ok(())
 }

@@ -227,8 +227,8 @@ impl<'s, 'm, 'a> Conversation<'s, 'm, 'a> {
             if self.tok.vocab().is_eog(next) {
                 break EndReason::Eog;
             }
-            let piece = decoder.push(next).map_err(|e| e.to_string())?;
-            if stop.push(&piece, |s| sink.text(s, next)) {
+            let piece = decoder.push_text(next).map_err(|e| e.to_string())?;
+            if stop.push(piece, |s| sink.text(s, next)) {
                 break EndReason::Stop;
             }
             if self.settings.n_predict > 0 && stats.generated >= self.settings.n_predict {
@@ -241,8 +241,8 @@ impl<'s, 'm, 'a> Conversation<'s, 'm, 'a> {
             self.cached.push(next);
         };
         if reason != EndReason::Stop {
-            let tail = decoder.finish();
-            stop.push(&tail, |s| sink.text(s, last));
+            let tail = decoder.finish_text();
+            stop.push(tail, |s| sink.text(s, last));
             stop.flush(|s| sink.text(s, last));
         }
         stats.decode_s = t.elapsed().as_secs_f64();

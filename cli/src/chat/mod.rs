@@ -20,9 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm::chat::ChatTemplate;
 use emberlm::models::MappedFile;
-use emberlm::sampler::{SamplerChain, SamplerParams};
 use emberlm::tokenizer::Tokenizer;
-use emberlm::{KvType, Model, Session, SessionOptions};
+use emberlm::{Model, Session};
 use engine::{Conversation, EndReason, Settings, Sink, TurnStats};
 use serde_json::json;
 
@@ -45,33 +44,10 @@ pub struct Args {
     /// Most tokens per reply (0: until the model ends it or the context is full).
     #[arg(short = 'n', long = "n-predict", default_value_t = 0)]
     n_predict: usize,
-    /// Context size (default: the model's training context, at most 4096).
-    #[arg(short = 'c', long = "ctx-size")]
-    ctx: Option<usize>,
-    /// Temperature; 0 is greedy decoding.
-    #[arg(long, default_value_t = 0.8)]
-    temp: f32,
-    /// Seed of the sampler's random draw.
-    #[arg(long, default_value_t = emberlm::sampler::DEFAULT_SEED)]
-    seed: u64,
-    /// Keep the K most likely tokens (0: all).
-    #[arg(long = "top-k", default_value_t = 40)]
-    top_k: usize,
-    /// Keep the most likely tokens up to this probability mass (1.0: all).
-    #[arg(long = "top-p", default_value_t = 0.95)]
-    top_p: f32,
-    /// Drop tokens less likely than this fraction of the most likely one (0: off).
-    #[arg(long = "min-p", default_value_t = 0.05)]
-    min_p: f32,
-    /// Penalty for tokens repeated in the last --repeat-last-n tokens (1.0: off).
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
-    repeat_penalty: f32,
-    /// Window of the repetition penalty.
-    #[arg(long = "repeat-last-n", default_value_t = 64)]
-    repeat_last_n: usize,
-    /// KV cache type.
-    #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
-    cache_type: String,
+    #[command(flatten)]
+    sampling: crate::sampling::SamplingArgs,
+    #[command(flatten)]
+    session: crate::sampling::SessionArgs,
     /// One JSON object per event on stdout (token, turn_end, info, error); input lines are turns.
     #[arg(long)]
     json: bool,
@@ -258,20 +234,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let template =
         ChatTemplate::from_gguf(&gguf, args.chat_template.as_deref()).map_err(|e| e.to_string())?;
-    let n_ctx = args.ctx.unwrap_or_else(|| model.config().n_ctx_train.clamp(1, 4096));
-    let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
-    let session = Session::new(&model, SessionOptions { n_ctx, kv_type, ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    let sampler = SamplerChain::from_params(&SamplerParams {
-        temp: args.temp,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        penalty_last_n: args.repeat_last_n,
-        seed: args.seed,
-        ..SamplerParams::default()
-    });
+    let n_ctx = args.session.n_ctx(&model);
+    let session = Session::new(&model, args.session.options(n_ctx)).map_err(|e| e.to_string())?;
+    let sampler = args.sampling.chain(&model)?;
     let settings = Settings { n_predict: args.n_predict, stops: args.stop.clone() };
     if let Some(n) = template.notice() {
         out.info(n);

@@ -19,6 +19,7 @@
 //! | `dist.rs` | [`Dist`] with [`Rng`] | `llama_sampler_init_dist` (own PRNG, see below) |
 //! | `chain.rs` | [`SamplerChain`], [`SamplerParams`] | `common_sampler_init` |
 //! | `beam.rs` | [`beam_search`] | (removed `llama_beam_search`) |
+//! | `beam_session.rs` | [`SessionBeams`], [`beam_search_session`] | `llama_memory_seq_cp` per beam |
 //!
 //! # Determinism
 //! Everything here is plain IEEE-754 arithmetic (`+ - * /`, correctly rounded on every Rust
@@ -33,6 +34,7 @@
 //! (which sizes them to the vocabulary), sampling allocates nothing.
 
 mod beam;
+mod beam_session;
 mod candidates;
 mod chain;
 mod dist;
@@ -47,6 +49,7 @@ mod top_p;
 mod typical;
 
 pub use beam::{BeamError, BeamHypothesis, BeamModel, BeamParams, BeamResult, PrefixModel, beam_search};
+pub use beam_session::{SessionBeams, beam_search_session};
 pub use candidates::{Candidates, TokenData};
 pub use chain::{DEFAULT_SEED, SamplerChain, SamplerParams};
 pub use dist::Dist;

@@ -117,11 +117,15 @@ fn clean_spaces(text: &mut Vec<u8>) {
 
 /// Decodes ids one at a time into text, emitting only complete UTF-8 characters.
 ///
-/// The concatenation of everything [`StreamDecoder::push`] and [`StreamDecoder::finish`]
-/// return equals `String::from_utf8_lossy(&tokenizer.decode(ids, opts))`:
+/// The concatenation of everything [`StreamDecoder::push_text`] and
+/// [`StreamDecoder::finish_text`] return (or [`StreamDecoder::push`] and
+/// [`StreamDecoder::finish`]) equals `String::from_utf8_lossy(&tokenizer.decode(ids, opts))`:
 /// a character whose bytes are split across tokens is emitted whole once its last byte
 /// arrives; an invalid sequence becomes U+FFFD as soon as it cannot be completed any more,
-/// and an incomplete sequence still pending at [`StreamDecoder::finish`] becomes one U+FFFD.
+/// and an incomplete sequence still pending at the end becomes one U+FFFD.
+///
+/// [`StreamDecoder::push_text`] returns text borrowed from a buffer the decoder reuses, so
+/// once its buffers have grown to the longest piece, decoding allocates nothing.
 #[derive(Debug)]
 pub struct StreamDecoder<'t> {
     tok: &'t Tokenizer,
@@ -137,6 +141,10 @@ pub struct StreamDecoder<'t> {
     ctx: bool,
     /// cleaned bytes not yet emitted because they end in an incomplete character
     utf8: Vec<u8>,
+    /// scratch of `clean_spaces`
+    chunk: Vec<u8>,
+    /// the text of the last `push_text` / `finish_text`
+    text: String,
 }
 
 impl<'t> StreamDecoder<'t> {
@@ -151,11 +159,27 @@ impl<'t> StreamDecoder<'t> {
             raw: Vec::new(),
             ctx: false,
             utf8: Vec::new(),
+            chunk: Vec::new(),
+            text: String::new(),
         }
     }
 
-    /// Adds one token; returns the text that became complete (possibly empty).
+    /// Adds one token; returns the text that became complete (possibly empty) in a new
+    /// `String`. [`StreamDecoder::push_text`] does the same without allocating.
     pub fn push(&mut self, id: u32) -> Result<String, TokenizerError> {
+        self.push_text(id).map(String::from)
+    }
+
+    /// Ends the stream; returns the remaining text.
+    pub fn finish(mut self) -> String {
+        self.finish_text();
+        core::mem::take(&mut self.text)
+    }
+
+    /// Adds one token; returns the text that became complete (possibly empty), borrowed from
+    /// the decoder's reused buffer (valid until the next call).
+    pub fn push_text(&mut self, id: u32) -> Result<&str, TokenizerError> {
+        self.text.clear();
         let v = self.tok.vocab();
         if (id as usize) >= v.len() {
             return Err(TokenizerError::TokenOutOfRange(id));
@@ -164,24 +188,33 @@ impl<'t> StreamDecoder<'t> {
         self.seen += 1;
         if self.opts.remove_special && v.add_bos && first && Some(id) == v.special(Special::Bos) {
             self.remove_space = false;
-            return Ok(String::new());
+            return Ok("");
         }
         if let Some(eos) = self.held_eos.take() {
             self.append(eos)?;
         }
         if self.opts.remove_special && v.add_eos && Some(id) == v.special(Special::Eos) {
             self.held_eos = Some(id);
-            return Ok(String::new());
+            return Ok("");
         }
         self.append(id)?;
-        Ok(self.flush(false))
+        self.flush(false);
+        Ok(&self.text)
     }
 
-    /// Ends the stream; returns the remaining text.
-    pub fn finish(mut self) -> String {
+    /// Ends the stream and returns the remaining text (borrowed like
+    /// [`StreamDecoder::push_text`]'s). The decoder then starts a new stream, as if new.
+    pub fn finish_text(&mut self) -> &str {
+        self.text.clear();
         // a held EOS is the last token: remove_special drops it
         self.held_eos = None;
-        self.flush(true)
+        self.flush(true);
+        self.seen = 0;
+        self.remove_space = self.tok.vocab().add_space_prefix;
+        self.raw.clear();
+        self.ctx = false;
+        self.utf8.clear();
+        &self.text
     }
 
     fn append(&mut self, id: u32) -> Result<(), TokenizerError> {
@@ -191,7 +224,8 @@ impl<'t> StreamDecoder<'t> {
         Ok(())
     }
 
-    fn flush(&mut self, end: bool) -> String {
+    /// Move what is complete into `self.text` (appended).
+    fn flush(&mut self, end: bool) {
         if self.tok.vocab().clean_spaces {
             // clean_spaces patterns start with a space and span at most 4 bytes: cut after
             // the last position with 3 non-space bytes before it
@@ -205,10 +239,11 @@ impl<'t> StreamDecoder<'t> {
                     .unwrap_or(0)
             };
             if cut > lo {
-                let mut chunk = self.raw[..cut].to_vec();
-                clean_spaces(&mut chunk);
+                self.chunk.clear();
+                self.chunk.extend_from_slice(&self.raw[..cut]);
+                clean_spaces(&mut self.chunk);
                 // the context byte is a non-space and is kept first
-                self.utf8.extend_from_slice(&chunk[lo..]);
+                self.utf8.extend_from_slice(&self.chunk[lo..]);
                 let keep = self.raw[cut - 1];
                 self.raw.drain(..cut);
                 self.raw.insert(0, keep);
@@ -217,7 +252,7 @@ impl<'t> StreamDecoder<'t> {
         } else {
             self.utf8.append(&mut self.raw);
         }
-        let mut out = String::new();
+        let out = &mut self.text;
         let mut i = 0;
         loop {
             match core::str::from_utf8(&self.utf8[i..]) {
@@ -246,7 +281,6 @@ impl<'t> StreamDecoder<'t> {
             }
         }
         self.utf8.drain(..i);
-        out
     }
 }
 
