@@ -105,7 +105,10 @@ pub struct Kernels {
     pub dot_q5_k: DotFn<Q5K>,
     pub dot_q6_k: DotFn<Q6K>,
     /// Multi-row products where a tier has them (`None`: one `dot` per output value).
+    pub gemm_q4_0: Option<GemmFn<Q4_0>>,
     pub gemm_q4_1: Option<GemmFn<Q4_1>>,
+    pub gemm_q5_0: Option<GemmFn<Q5_0>>,
+    pub gemm_q5_1: Option<GemmFn<Q5_1>>,
     pub gemm_q8_0: Option<GemmFn<Q8_0>>,
     pub quantize_f16: QuantizeFn<F16>,
     pub quantize_q8_0: QuantizeFn<Q8_0>,
@@ -130,7 +133,10 @@ impl Kernels {
         dot_q4_k: Q4K::vec_dot,
         dot_q5_k: Q5K::vec_dot,
         dot_q6_k: Q6K::vec_dot,
+        gemm_q4_0: None,
         gemm_q4_1: None,
+        gemm_q5_0: None,
+        gemm_q5_1: None,
         gemm_q8_0: None,
         quantize_f16: F16::quantize,
         quantize_q8_0: Q8_0::quantize,
@@ -238,26 +244,25 @@ macro_rules! dispatch {
 
 dispatch! {
     F32 => dot_f32, F16 => dot_f16, BF16 => dot_bf16,
-    Q4_0 => dot_q4_0, Q5_0 => dot_q5_0, Q5_1 => dot_q5_1,
     Q2K => dot_q2_k, Q3K => dot_q3_k, Q4K => dot_q4_k, Q5K => dot_q5_k, Q6K => dot_q6_k,
 }
 
-impl Dispatch for Q4_1 {
-    fn dot(k: &Kernels) -> DotFn<Self> {
-        k.dot_q4_1
-    }
-    fn gemm(k: &Kernels) -> Option<GemmFn<Self>> {
-        k.gemm_q4_1
-    }
+macro_rules! dispatch_gemm {
+    ($($fmt:ty => $dot:ident, $gemm:ident),* $(,)?) => {
+        $(impl Dispatch for $fmt {
+            fn dot(k: &Kernels) -> DotFn<Self> {
+                k.$dot
+            }
+            fn gemm(k: &Kernels) -> Option<GemmFn<Self>> {
+                k.$gemm
+            }
+        })*
+    };
 }
 
-impl Dispatch for Q8_0 {
-    fn dot(k: &Kernels) -> DotFn<Self> {
-        k.dot_q8_0
-    }
-    fn gemm(k: &Kernels) -> Option<GemmFn<Self>> {
-        k.gemm_q8_0
-    }
+dispatch_gemm! {
+    Q4_0 => dot_q4_0, gemm_q4_0, Q4_1 => dot_q4_1, gemm_q4_1, Q5_0 => dot_q5_0, gemm_q5_0,
+    Q5_1 => dot_q5_1, gemm_q5_1, Q8_0 => dot_q8_0, gemm_q8_0,
 }
 
 /// CPU feature detection: at run time with `std`, from the compile-time target features without.

@@ -23,6 +23,7 @@
 mod bf16;
 mod f16;
 mod f32;
+mod gemm;
 mod q2_k;
 mod q3_k;
 mod q4_0;
@@ -55,7 +56,10 @@ pub(crate) static AVX2: Kernels = Kernels {
     dot_q4_k: q4_k::dot,
     dot_q5_k: q5_k::dot,
     dot_q6_k: q6_k::dot,
+    gemm_q4_0: Some(q4_0::gemm),
     gemm_q4_1: Some(q4_1::gemm),
+    gemm_q5_0: Some(q5_0::gemm),
+    gemm_q5_1: Some(q5_1::gemm),
     gemm_q8_0: Some(q8_0::gemm),
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,

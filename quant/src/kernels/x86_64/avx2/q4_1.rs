@@ -12,15 +12,10 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{
-    f16_to_f32, hsum_epi32, hsum8_epi32, lead_f16x8_pairs, load_i8, load128_head, nibbles_32, store_ps,
-    sum_pairs_i16,
-};
+use super::gemm;
+use super::util::{f16_to_f32, hsum_epi32, lead_f16x8_pairs, load_i8, nibbles_32, sum_pairs_i16};
 use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q8_1::BlockQ8_1;
-
-/// Activation rows computed together by [`gemm`] (each weight block is expanded once for them).
-const TOKENS: usize = 4;
 
 /// Safe entry point of the kernel; only reachable through [`super::AVX2`].
 pub(crate) fn dot(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
@@ -33,15 +28,10 @@ pub(crate) fn dot(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
 /// Safe entry point of the multi-row kernel (see [`crate::kernels::GemmFn`]); only reachable
 /// through [`super::AVX2`].
 pub(crate) fn gemm(w: &[BlockQ4_1], a: &[BlockQ8_1], row_blocks: usize, out: &mut [f32], stride: usize) {
-    if row_blocks == 0 {
-        return;
+    if gemm::check(w.len(), a.len(), row_blocks, out.len(), stride, "Q4_1 avx2").is_some() {
+        // SAFETY: as in `dot`; operands checked, every slice access below is bounds-checked.
+        unsafe { gemm_avx2(w, a, row_blocks, out, stride) }
     }
-    assert!(w.len() % row_blocks == 0 && a.len() % row_blocks == 0, "Q4_1 avx2 gemm: partial rows");
-    let (n_rows, n_tok) = (w.len() / row_blocks, a.len() / row_blocks);
-    assert!(n_tok == 0 || n_rows == 0 || out.len() >= (n_tok - 1) * stride + n_rows, "Q4_1 avx2 gemm: out");
-    assert!(n_tok <= 1 || stride >= n_rows, "Q4_1 avx2 gemm: overlapping output rows");
-    // SAFETY: as in `dot`; every slice access below is bounds-checked.
-    unsafe { gemm_avx2(w, a, row_blocks, out, stride) }
 }
 
 /// The integer sums of one block as 8 partial `i32` lanes.
@@ -66,50 +56,22 @@ unsafe fn dot_avx2(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
-#[allow(clippy::needless_range_loop)] // fixed-size register arrays, indexed in lockstep
 unsafe fn gemm_avx2(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], stride: usize) {
-    let n_rows = w.len() / rb;
-    let n_tok = a.len() / rb;
-    let full = n_rows / 8 * 8;
-    for r0 in (0..full).step_by(8) {
-        let rows = &w[r0 * rb..(r0 + 8) * rb];
-        let mut t0 = 0;
-        while t0 < n_tok {
-            let nt = (n_tok - t0).min(TOKENS);
-            let mut acc = [_mm256_setzero_ps(); TOKENS];
-            for b in 0..rb {
-                let mut q = [_mm256_setzero_si256(); 8];
-                let mut head = [_mm_setzero_si128(); 8];
-                for i in 0..8 {
-                    let x = &rows[i * rb + b];
-                    q[i] = nibbles_32(&x.qs);
-                    head[i] = load128_head(bytemuck::bytes_of(x));
-                }
-                let (dw, mw) = lead_f16x8_pairs(&head);
-                for t in 0..nt {
-                    let y = &a[(t0 + t) * rb + b];
-                    let mut p = [_mm256_setzero_si256(); 8];
-                    for i in 0..8 {
-                        p[i] = block_i32(q[i], y);
-                    }
-                    let sumi = hsum8_epi32(&p);
-                    let dd = _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)));
-                    let ms = _mm256_mul_ps(mw, _mm256_set1_ps(f16_to_f32(y.s)));
-                    let blk = _mm256_add_ps(_mm256_mul_ps(dd, _mm256_cvtepi32_ps(sumi)), ms);
-                    acc[t] = _mm256_add_ps(acc[t], blk);
-                }
-            }
-            for t in 0..nt {
-                store_ps(&mut out[(t0 + t) * stride + r0..], acc[t]);
-            }
-            t0 += nt;
-        }
-    }
-    for r in full..n_rows {
-        let wr = &w[r * rb..(r + 1) * rb];
-        for t in 0..n_tok {
-            // SAFETY: same CPU features; `wr` and the activation row have `rb` blocks each.
-            out[t * stride + r] = unsafe { dot_avx2(wr, &a[t * rb..(t + 1) * rb]) };
-        }
-    }
+    gemm::gemm8(
+        w,
+        a,
+        rb,
+        out,
+        stride,
+        |x: &BlockQ4_1| nibbles_32(&x.qs),
+        |h| lead_f16x8_pairs(h),
+        |q, y: &BlockQ8_1| block_i32(q, y),
+        |(dw, mw), y, sumi| {
+            let dd = _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)));
+            let ms = _mm256_mul_ps(mw, _mm256_set1_ps(f16_to_f32(y.s)));
+            _mm256_add_ps(_mm256_mul_ps(dd, sumi), ms)
+        },
+        // SAFETY: same CPU features; the rows have equal lengths.
+        |wr, ar| unsafe { dot_avx2(wr, ar) },
+    )
 }

@@ -10,8 +10,10 @@
 
 use core::arch::x86_64::*;
 
+use super::gemm;
 use super::util::{
-    bytes_from_bits_32, dot_blocks_exact, f16_to_f32, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16,
+    bytes_from_bits_32, dot_blocks_exact, f16_to_f32, lead_f16x8, load_i8, mul_i8_small, nibbles_32,
+    sum_pairs_i16,
 };
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
@@ -24,6 +26,43 @@ pub(crate) fn dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
     unsafe { dot_avx2(w, a) }
 }
 
+/// Safe entry point of the multi-row kernel (see [`crate::kernels::GemmFn`]); only reachable
+/// through [`super::AVX2`].
+pub(crate) fn gemm(w: &[BlockQ5_0], a: &[BlockQ8_0], row_blocks: usize, out: &mut [f32], stride: usize) {
+    if gemm::check(w.len(), a.len(), row_blocks, out.len(), stride, "Q5_0 avx2").is_some() {
+        // SAFETY: as in `dot`; operands checked, every slice access below is bounds-checked.
+        unsafe { gemm_avx2(w, a, row_blocks, out, stride) }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
+    gemm::gemm8(
+        w,
+        a,
+        rb,
+        out,
+        stride,
+        |x: &BlockQ5_0| codes(x),
+        |h| lead_f16x8(h),
+        |q, y: &BlockQ8_0| sum_pairs_i16(mul_i8_small(q, load_i8(&y.qs, 0))),
+        |dw, y, sumi| _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d))), sumi),
+        // SAFETY: same CPU features; the rows have equal lengths.
+        |wr, ar| unsafe { dot_avx2(wr, ar) },
+    )
+}
+
+/// The 32 values `code - 16` (-16..=15) of a block, in element order: the nibble when the 5th bit
+/// is set, the nibble - 16 (its byte | 0xF0) when not.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn codes(x: &BlockQ5_0) -> __m256i {
+    let no_high = _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
+    _mm256_or_si256(nibbles_32(&x.qs), no_high)
+}
+
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -31,12 +70,7 @@ unsafe fn dot_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
     dot_blocks_exact(
         w,
         a,
-        |x, y| {
-            // code - 16: the nibble when the 5th bit is set, the nibble - 16 (its byte | 0xF0) when not
-            let no_high = _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
-            let qx = _mm256_or_si256(nibbles_32(&x.qs), no_high);
-            sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)))
-        },
+        |x, y| sum_pairs_i16(mul_i8_small(codes(x), load_i8(&y.qs, 0))),
         |x, y, sumi| (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32,
     )
 }

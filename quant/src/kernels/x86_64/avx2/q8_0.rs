@@ -10,11 +10,9 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{f16_to_f32, hsum_epi32, hsum8_epi32, lead_f16x8, load_i8, load128_head, store_ps};
+use super::gemm;
+use super::util::{f16_to_f32, hsum_epi32, lead_f16x8, load_i8};
 use crate::formats::q8_0::BlockQ8_0;
-
-/// Activation rows computed together by [`gemm`].
-const TOKENS: usize = 4;
 
 /// Safe entry point of the kernel; only reachable through [`super::AVX2`].
 pub(crate) fn dot(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
@@ -27,15 +25,10 @@ pub(crate) fn dot(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 /// Safe entry point of the multi-row kernel (see [`crate::kernels::GemmFn`]); only reachable
 /// through [`super::AVX2`].
 pub(crate) fn gemm(w: &[BlockQ8_0], a: &[BlockQ8_0], row_blocks: usize, out: &mut [f32], stride: usize) {
-    if row_blocks == 0 {
-        return;
+    if gemm::check(w.len(), a.len(), row_blocks, out.len(), stride, "Q8_0 avx2").is_some() {
+        // SAFETY: as in `dot`; operands checked, every slice access below is bounds-checked.
+        unsafe { gemm_avx2(w, a, row_blocks, out, stride) }
     }
-    assert!(w.len() % row_blocks == 0 && a.len() % row_blocks == 0, "Q8_0 avx2 gemm: partial rows");
-    let (n_rows, n_tok) = (w.len() / row_blocks, a.len() / row_blocks);
-    assert!(n_tok == 0 || n_rows == 0 || out.len() >= (n_tok - 1) * stride + n_rows, "Q8_0 avx2 gemm: out");
-    assert!(n_tok <= 1 || stride >= n_rows, "Q8_0 avx2 gemm: overlapping output rows");
-    // SAFETY: as in `dot`; every slice access below is bounds-checked.
-    unsafe { gemm_avx2(w, a, row_blocks, out, stride) }
 }
 
 /// The 32 values of a block sign-extended to `i16`, low and high halves.
@@ -68,46 +61,18 @@ unsafe fn dot_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
-#[allow(clippy::needless_range_loop)] // fixed-size register arrays, indexed in lockstep
 unsafe fn gemm_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    let n_rows = w.len() / rb;
-    let n_tok = a.len() / rb;
-    let full = n_rows / 8 * 8;
-    for r0 in (0..full).step_by(8) {
-        let rows = &w[r0 * rb..(r0 + 8) * rb];
-        let mut t0 = 0;
-        while t0 < n_tok {
-            let nt = (n_tok - t0).min(TOKENS);
-            let mut acc = [_mm256_setzero_ps(); TOKENS];
-            for b in 0..rb {
-                let mut head = [_mm_setzero_si128(); 8];
-                for i in 0..8 {
-                    head[i] = load128_head(bytemuck::bytes_of(&rows[i * rb + b]));
-                }
-                let dw = lead_f16x8(&head);
-                for t in 0..nt {
-                    let y = &a[(t0 + t) * rb + b];
-                    let yw = widen(y);
-                    let mut p = [_mm256_setzero_si256(); 8];
-                    for i in 0..8 {
-                        p[i] = block_i32(widen(&rows[i * rb + b]), yw);
-                    }
-                    let sumi = hsum8_epi32(&p);
-                    let dd = _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)));
-                    acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_cvtepi32_ps(sumi), dd));
-                }
-            }
-            for t in 0..nt {
-                store_ps(&mut out[(t0 + t) * stride + r0..], acc[t]);
-            }
-            t0 += nt;
-        }
-    }
-    for r in full..n_rows {
-        let wr = &w[r * rb..(r + 1) * rb];
-        for t in 0..n_tok {
-            // SAFETY: same CPU features; `wr` and the activation row have `rb` blocks each.
-            out[t * stride + r] = unsafe { dot_avx2(wr, &a[t * rb..(t + 1) * rb]) };
-        }
-    }
+    gemm::gemm8(
+        w,
+        a,
+        rb,
+        out,
+        stride,
+        |x: &BlockQ8_0| widen(x),
+        |h| lead_f16x8(h),
+        |q, y: &BlockQ8_0| block_i32(q, widen(y)),
+        |dw, y, sumi| _mm256_mul_ps(sumi, _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)))),
+        // SAFETY: same CPU features; the rows have equal lengths.
+        |wr, ar| unsafe { dot_avx2(wr, ar) },
+    )
 }
