@@ -1,12 +1,17 @@
 //! Causal grouped-query attention over the KV cache, with the arithmetic of llama.cpp's
 //! non-flash CPU path (`kq = mul_mat(k, q)`, `soft_max_ext`, `kqv = mul_mat(v, kq)`):
 //!
-//! - with an f16 cache the query head is rounded to f16 and each score is
-//!   [`F16::vec_dot`](emberlm_quant::formats::f16::F16) (f32 products, f64 sum); an f32 cache
-//!   uses the f32 dot;
+//! - with an f16 cache the query head is rounded to f16 and each score is an f16 dot with the
+//!   key; an f32 cache uses f32 dots;
 //! - the scores go through [`softmax_scaled`] (scale, max subtraction, f64 sum);
 //! - the probabilities are rounded to the cache type and each output value is one dot of a
 //!   (transposed) value row with them.
+//!
+//! Every dot is the lane-ordered one of [`emberlm_quant::lanes`] (32 f32 lanes, a fixed
+//! reduction tree), through the model's kernel table: SIMD-fast, and the same bits on every
+//! kernel tier, so the tier never changes a score (and so never flips the 8-bit rounding of a
+//! later activation). llama.cpp's own SIMD dots sum in f32 lanes too, in its own order; the
+//! fidelity tests bound the difference.
 //!
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
 //! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
@@ -17,9 +22,8 @@
 use alloc::vec::Vec;
 
 use emberlm_models::arch::LayerSpec;
-use emberlm_quant::Format;
-use emberlm_quant::formats::f16::{F16, f32_to_f16};
-use emberlm_quant::formats::f32::F32;
+use emberlm_quant::Kernels;
+use emberlm_quant::formats::f16::f32_to_f16;
 use half::f16;
 
 use crate::error::{Result, zeroed};
@@ -67,8 +71,10 @@ impl AttnShape {
 
 /// Attention of the token at position `pos` (whose key and value are the last stored in layer
 /// `il` of the cache) in layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head`
-/// value-sized heads.
+/// value-sized heads. The dots run on `kernels` (every tier gives the same bits).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
+    kernels: &Kernels,
     kv: &KvCache,
     il: usize,
     shape: &AttnShape,
@@ -93,13 +99,13 @@ pub(crate) fn attend(
                 }
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = F16::vec_dot(&k[off..off + hd], &s.q16[..hd]);
+                    *sc = (kernels.lanes_dot_f16)(&k[off..off + hd], &s.q16[..hd]);
                 }
             }
             KvBuf::F32(k) => {
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = F32::vec_dot(&k[off..off + hd], qh);
+                    *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh);
                 }
             }
         }
@@ -113,13 +119,13 @@ pub(crate) fn attend(
                 }
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = F16::vec_dot(&v[row..row + n], p16);
+                    *o = (kernels.lanes_dot_f16)(&v[row..row + n], p16);
                 }
             }
             KvBuf::F32(v) => {
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = F32::vec_dot(&v[row..row + n], scores);
+                    *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores);
                 }
             }
         }

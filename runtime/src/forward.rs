@@ -155,7 +155,7 @@ pub(crate) fn forward(
             // Store then attend, token by token: a sliding-window ring holds exactly this
             // token's window (a later token of the batch would overwrite its oldest position).
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            attend(kv, il, &shape, qt, pos, attn_scratch, &mut attn[t * o_dim..(t + 1) * o_dim]);
+            attend(model.kernels, kv, il, &shape, qt, pos, attn_scratch, &mut attn[t * o_dim..(t + 1) * o_dim]);
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;
