@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(short = 't', long = "threads", default_value_t = 1)]
     threads: usize,
     /// KV cache type.
-    #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
+    #[arg(long = "cache-type", value_parser = ["f16", "f32", "q8_0"], default_value = "f16")]
     cache_type: String,
 }
 
@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let n_ctx = args.ctx.unwrap_or_else(|| model.config().n_ctx_train.clamp(1, 4096));
-    let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
+    let kv_type = KvType::from_name(&args.cache_type).unwrap_or_default();
     let mut session = Session::new(
         &model,
         SessionOptions { n_ctx, kv_type, n_threads: args.threads, ..Default::default() },

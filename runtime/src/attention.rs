@@ -13,6 +13,12 @@
 //! later activation). llama.cpp's own SIMD dots sum in f32 lanes too, in its own order; the
 //! fidelity tests bound the difference.
 //!
+//! With a q8_0 cache (llama.cpp's `-ctk q8_0 -ctv q8_0`) the query head is quantized to q8_0 and
+//! each score is the kernels' `q8_0 x q8_0` dot (bit-identical on every tier); the values are
+//! slot-major, so the output is the probability-weighted sum of the dequantized value rows,
+//! accumulated in f32 in slot order (as llama.cpp's flash path does for a quantized V cache,
+//! which is the only way it runs one).
+//!
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
 //! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
 //! ([`crate::kv`]) holds exactly the visible positions of a layer in slots `0..n_visible`, so a
@@ -22,34 +28,43 @@
 use alloc::vec::Vec;
 
 use emberlm_models::arch::LayerSpec;
-use emberlm_quant::Kernels;
 use emberlm_quant::formats::f16::f32_to_f16;
+use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
+use emberlm_quant::{Format, Kernels};
 use half::f16;
 
 use crate::error::{Result, zeroed};
-use crate::kv::{KvBuf, KvCache};
+use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
 
-/// Per-token attention scratch: scores over the context, their f16 copy and an f16 query head.
+/// Per-token attention scratch: scores over the context, their f16 copy, an f16 and a q8_0
+/// query head, one dequantized value row.
 #[derive(Clone, Debug)]
 pub(crate) struct AttnScratch {
     scores: Vec<f32>,
     probs16: Vec<f16>,
     q16: Vec<f16>,
+    q8: Vec<BlockQ8_0>,
+    vrow: Vec<f32>,
 }
 
 impl AttnScratch {
-    pub(crate) fn new(n_ctx: usize, head_dim: usize) -> Result<Self> {
+    pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> Result<Self> {
         Ok(Self {
             scores: zeroed(n_ctx, "attention scores")?,
             probs16: zeroed(n_ctx, "attention scores")?,
             q16: zeroed(head_dim, "attention scores")?,
+            q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
+            vrow: zeroed(head_dim_v, "attention scores")?,
         })
     }
 
     /// Bytes [`AttnScratch::new`] allocates.
-    pub(crate) fn bytes(n_ctx: usize, head_dim: usize) -> usize {
-        n_ctx * (4 + 2) + head_dim * 2
+    pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> usize {
+        n_ctx * (4 + 2)
+            + head_dim * 2
+            + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
+            + head_dim_v * 4
     }
 }
 
@@ -108,6 +123,16 @@ pub(crate) fn attend(
                     *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh);
                 }
             }
+            KvBuf::Q8_0(k) => {
+                let nb = hd / Q8_0::ELEMS;
+                let q8 = &mut s.q8[..nb];
+                Q8_0::quantize(qh, q8);
+                let row = layer.k_dim / Q8_0::ELEMS;
+                for (j, sc) in scores.iter_mut().enumerate() {
+                    let off = j * row + kvh * nb;
+                    *sc = (kernels.dot_q8_0)(&k[off..off + nb], q8);
+                }
+            }
         }
         softmax_scaled(scores, shape.scale);
         let oh = &mut out[h * hdv..(h + 1) * hdv];
@@ -126,6 +151,19 @@ pub(crate) fn attend(
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
                     *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores);
+                }
+            }
+            KvBuf::Q8_0(v) => {
+                let nb = hdv / Q8_0::ELEMS;
+                let row = layer.v_dim / Q8_0::ELEMS;
+                let vrow = &mut s.vrow[..hdv];
+                oh.fill(0.0);
+                for (j, &p) in scores.iter().enumerate() {
+                    let off = j * row + kvh * nb;
+                    Q8_0::dequantize(&v[off..off + nb], vrow);
+                    for (o, &x) in oh.iter_mut().zip(vrow.iter()) {
+                        *o += p * x;
+                    }
                 }
             }
         }

@@ -63,7 +63,7 @@ impl Scratch {
             up: f(dims.ff)?,
             acts: zeroed(plan.act_bytes / 4, "quantized activations")?,
             rope: zeroed(plan.rope_bytes / 4, "the RoPE cache")?,
-            attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim)?,
+            attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim, model.config().head_dim_v)?,
             pool: Pool::single(),
         })
     }
@@ -155,7 +155,16 @@ pub(crate) fn forward(
             // Store then attend, token by token: a sliding-window ring holds exactly this
             // token's window (a later token of the batch would overwrite its oldest position).
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            attend(model.kernels, kv, il, &shape, qt, pos, attn_scratch, &mut attn[t * o_dim..(t + 1) * o_dim]);
+            attend(
+                model.kernels,
+                kv,
+                il,
+                &shape,
+                qt,
+                pos,
+                attn_scratch,
+                &mut attn[t * o_dim..(t + 1) * o_dim],
+            );
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;
