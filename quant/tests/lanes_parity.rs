@@ -54,7 +54,10 @@ fn families() -> Vec<(&'static str, Box<dyn Fn(&mut Rng) -> f32>)> {
         ("unit", Box::new(|r: &mut Rng| r.unit())),
         ("wide", Box::new(|r: &mut Rng| r.wide(-30, 12))),
         // SmolLM2-like massive activations: mostly small, a few in the thousands.
-        ("massive", Box::new(|r: &mut Rng| if r.next() % 61 == 0 { r.unit() * 3000.0 } else { r.unit() * 0.1 })),
+        (
+            "massive",
+            Box::new(|r: &mut Rng| if r.next() % 61 == 0 { r.unit() * 3000.0 } else { r.unit() * 0.1 }),
+        ),
         ("overflowing", Box::new(|r: &mut Rng| r.wide(100, 127))),
         ("probabilities", Box::new(|r: &mut Rng| r.wide(-40, 0).abs())),
     ]

@@ -12,11 +12,11 @@
 //! CPU cannot run the one asked for.
 
 use crate::Format;
-use crate::lanes::{self, LaneDotFn};
 use crate::formats::{
     bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
+use crate::lanes::{self, LaneDotFn};
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
