@@ -74,6 +74,28 @@ impl Scratch {
     }
 }
 
+/// Rotate the RoPE'd key `key` (`k_dim` values, all heads) of layer `il` by `-d` positions, as
+/// llama.cpp's context shift does (`ggml_rope_ext` with a position delta): RoPE angles are linear
+/// in the position, so rotating a key made at `p` by `-d` makes it the key of `p - d`. `cache`
+/// holds `head_dim` f32.
+pub(crate) fn rerotate_key(model: &Model<'_>, il: usize, d: usize, cache: &mut [f32], key: &mut [f32]) {
+    let c = model.config();
+    let spec = &c.layers[il];
+    let rp = RopeParams {
+        kind: c.rope.kind,
+        n_dims: c.rope.n_dims,
+        freq_base: spec.rope_freq_base,
+        freq_scale: spec.rope_freq_scale,
+        freq_factors: model.rope_freqs,
+    };
+    rope_cache(&rp, d, cache);
+    // The inverse rotation: cos(-a) = cos(a), sin(-a) = -sin(a).
+    cache[..rp.n_dims].chunks_exact_mut(2).for_each(|cs| cs[1] = -cs[1]);
+    for head in key.chunks_exact_mut(c.head_dim) {
+        rope_apply(rp.kind, rp.n_dims, cache, head);
+    }
+}
+
 /// Run `tokens` (at most `n_batch`, all valid ids, fitting in the cache) at positions
 /// `pos0..pos0 + tokens.len()`, writing their keys and values into `kv`, and the logits of the
 /// tokens from index `out_from` on into `logits` (`(tokens.len() - out_from) * n_vocab` values,

@@ -104,6 +104,24 @@ impl KvBuf {
         }
     }
 
+    /// `copy_within` on the f16/f32 values (q8_0 buffers move whole blocks, by their callers).
+    fn copy_slots(&mut self, src: core::ops::Range<usize>, dst: usize) {
+        match self {
+            Self::F16(b) => b.copy_within(src, dst),
+            Self::F32(b) => b.copy_within(src, dst),
+            Self::Q8_0(_) => {}
+        }
+    }
+
+    /// `rotate_left(by)` of the f16/f32 values `range`.
+    fn rotate_slots(&mut self, range: core::ops::Range<usize>, by: usize) {
+        match self {
+            Self::F16(b) => b[range].rotate_left(by),
+            Self::F32(b) => b[range].rotate_left(by),
+            Self::Q8_0(_) => {}
+        }
+    }
+
     /// Little-endian bytes of values `range` (in blocks for q8_0).
     fn save(&self, range: core::ops::Range<usize>, out: &mut Vec<u8>) {
         match self {
@@ -263,6 +281,89 @@ impl KvCache {
             // q + cap < n_past. The smallest such q + cap is max(n + 1, cap).
             n == 0 || l.cap <= 1 || l.cap >= self.n_ctx || n_past <= (n + 1).max(l.cap)
         })
+    }
+
+    /// Whether [`KvCache::shift`] can drop positions `n_keep..n_keep + n_discard` of `n_past`:
+    /// a sliding-window ring smaller than the context must hold no sink after the shift (its new
+    /// window starts at or after `n_keep`), as its slots are rolled as a whole.
+    pub(crate) fn can_shift(&self, n_past: usize, n_keep: usize, n_discard: usize) -> bool {
+        let new_past = n_past - n_discard;
+        self.layers.iter().all(|l| l.cap >= self.n_ctx || new_past >= n_keep + l.cap)
+    }
+
+    /// Drop positions `n_keep..n_keep + d` of the `n_past` in use: every later position `p`
+    /// becomes `p - d`, its key re-rotated by `rerotate(layer, key)` (a RoPE rotation by `-d`;
+    /// `key` is one slot's `k_dim` values, widened to f32 in `tmp` and stored back in the cache's
+    /// type). A full-attention layer moves those slots down by `d`; a sliding-window ring (which
+    /// [`KvCache::can_shift`] says holds only such positions) rolls its slots by `d` so that
+    /// position `p - d` sits in slot `(p - d) % cap` again.
+    pub(crate) fn shift(
+        &mut self,
+        n_past: usize,
+        n_keep: usize,
+        d: usize,
+        tmp: &mut [f32],
+        mut rerotate: impl FnMut(usize, &mut [f32]),
+    ) {
+        let new_past = n_past - d;
+        for (il, l) in self.layers.iter_mut().enumerate() {
+            let (cap, kd, vd) = (l.cap, l.k_dim, l.v_dim);
+            let slots = if cap >= self.n_ctx {
+                // Slot = position: move the kept tail down by d.
+                let (src, dst) = (n_keep + d..n_past, n_keep);
+                match (&mut l.k, &mut l.v) {
+                    (KvBuf::Q8_0(k), KvBuf::Q8_0(v)) => {
+                        let (bk, bv) = (kd / Q8_0::ELEMS, vd / Q8_0::ELEMS);
+                        k.copy_within(src.start * bk..src.end * bk, dst * bk);
+                        v.copy_within(src.start * bv..src.end * bv, dst * bv);
+                    }
+                    (k, v) => {
+                        k.copy_slots(src.start * kd..src.end * kd, dst * kd);
+                        for row in 0..vd {
+                            v.copy_slots(row * cap + src.start..row * cap + src.end, row * cap + dst);
+                        }
+                    }
+                }
+                n_keep..new_past
+            } else {
+                // The ring holds positions new_past + d - cap .. new_past + d, all moving: roll.
+                let r = d % cap;
+                match (&mut l.k, &mut l.v) {
+                    (KvBuf::Q8_0(k), KvBuf::Q8_0(v)) => {
+                        k.rotate_left(r * (kd / Q8_0::ELEMS));
+                        v.rotate_left(r * (vd / Q8_0::ELEMS));
+                    }
+                    (k, v) => {
+                        k.rotate_slots(0..cap * kd, r * kd);
+                        for row in 0..vd {
+                            v.rotate_slots(row * cap..(row + 1) * cap, r);
+                        }
+                    }
+                }
+                0..cap.min(new_past)
+            };
+            let tmp = &mut tmp[..kd];
+            for slot in slots {
+                let rng = slot * kd..(slot + 1) * kd;
+                match &mut l.k {
+                    KvBuf::F16(k) => {
+                        k[rng.clone()].iter().zip(tmp.iter_mut()).for_each(|(s, d)| *d = s.to_f32())
+                    }
+                    KvBuf::F32(k) => tmp.copy_from_slice(&k[rng.clone()]),
+                    KvBuf::Q8_0(k) => {
+                        Q8_0::dequantize(&k[rng.start / Q8_0::ELEMS..rng.end / Q8_0::ELEMS], tmp)
+                    }
+                }
+                rerotate(il, tmp);
+                match &mut l.k {
+                    KvBuf::F16(k) => k[rng].iter_mut().zip(tmp.iter()).for_each(|(d, &s)| *d = f32_to_f16(s)),
+                    KvBuf::F32(k) => k[rng].copy_from_slice(tmp),
+                    KvBuf::Q8_0(k) => {
+                        Q8_0::quantize(tmp, &mut k[rng.start / Q8_0::ELEMS..rng.end / Q8_0::ELEMS])
+                    }
+                }
+            }
+        }
     }
 
     /// Element type.
