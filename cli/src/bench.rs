@@ -49,6 +49,9 @@ pub struct Args {
     /// Skip the memory-bandwidth measurement (no GB/s share of the roofline).
     #[arg(long = "no-roofline")]
     no_roofline: bool,
+    /// KV cache type.
+    #[arg(long = "cache-type", value_parser = ["f16", "f32", "q8_0"], default_value = "f16")]
+    cache_type: String,
 }
 
 /// One test: a (pp or tg) length at a thread count.
@@ -147,6 +150,7 @@ struct Bench<'m, 'a> {
     model: &'m Model<'a>,
     bos: Option<u32>,
     batch: usize,
+    kv_type: KvType,
 }
 
 impl Bench<'_, '_> {
@@ -154,7 +158,7 @@ impl Bench<'_, '_> {
         let opts = SessionOptions {
             n_ctx: n_ctx.max(1),
             n_batch: self.batch.clamp(1, n_ctx.max(1)),
-            kv_type: KvType::F16,
+            kv_type: self.kv_type,
             n_threads,
         };
         Session::new(self.model, opts).map_err(|e| e.to_string())
@@ -275,7 +279,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let bos = if tok.vocab().add_bos() { tok.vocab().special(Special::Bos) } else { None };
-    let bench = Bench { model: &model, bos, batch: args.batch };
+    let kv_type = KvType::from_name(&args.cache_type).unwrap_or_default();
+    let bench = Bench { model: &model, bos, batch: args.batch, kv_type };
     let wbytes = weight_bytes(&model);
     let tiers = tiers_per_format(&model);
     let n_params: u64 = gguf.tensors().iter().map(|t| t.n_elements()).sum();
@@ -358,8 +363,8 @@ pub fn run(args: &Args) -> Result<(), String> {
                     "n_batch": args.batch,
                     "n_ubatch": args.batch,
                     "n_threads": r.n_threads,
-                    "type_k": "f16",
-                    "type_v": "f16",
+                    "type_k": kv_type.name(),
+                    "type_v": kv_type.name(),
                     "n_prompt": r.n_prompt,
                     "n_gen": r.n_gen,
                     "n_depth": 0,

@@ -114,14 +114,18 @@ impl Report<'_> {
             if self.tied { ", VH for the tied output" } else { "" }
         );
         let (f16, f32) = (self.hp.kv_cache_bytes(self.n_ctx, 2), self.hp.kv_cache_bytes(self.n_ctx, 4));
+        // q8_0: 34 bytes per 32 values (head sizes are multiples of 32 for a q8_0 cache).
+        let q8 = self.hp.kv_cache_bytes(self.n_ctx, 34) / 32;
         let _ = writeln!(
             w,
-            "kv cache:      -c {}: {} bytes f16 ({}), {} bytes f32 ({})",
+            "kv cache:      -c {}: {} bytes f16 ({}), {} bytes f32 ({}), {} bytes q8_0 ({})",
             self.n_ctx,
             f16,
             mib(f16),
             f32,
-            mib(f32)
+            mib(f32),
+            q8,
+            mib(q8)
         );
         let (full16, full32) =
             (self.hp.kv_cache_bytes_full(self.n_ctx, 2), self.hp.kv_cache_bytes_full(self.n_ctx, 4));
@@ -179,6 +183,7 @@ impl Report<'_> {
                 "n_ctx": self.n_ctx,
                 "f16_bytes": hp.kv_cache_bytes(self.n_ctx, 2),
                 "f32_bytes": hp.kv_cache_bytes(self.n_ctx, 4),
+                "q8_0_bytes": hp.kv_cache_bytes(self.n_ctx, 34) / 32,
                 "full_f16_bytes": hp.kv_cache_bytes_full(self.n_ctx, 2),
                 "full_f32_bytes": hp.kv_cache_bytes_full(self.n_ctx, 4),
             },

@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long)]
     chunks: Option<usize>,
     /// KV cache type.
-    #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
+    #[arg(long = "cache-type", value_parser = ["f16", "f32", "q8_0"], default_value = "f16")]
     cache_type: String,
     /// Write (or, with --kl-divergence, read) a llama.cpp KL-divergence base file.
     #[arg(long = "kl-divergence-base")]
@@ -62,7 +62,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
-    let kv_type = if args.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
+    let kv_type = KvType::from_name(&args.cache_type).unwrap_or_default();
     let ev = Evaluator { model: &model, tok: &tok, kv_type, batch: args.batch, n_threads: args.threads };
     if args.kl_divergence {
         let base = args.kl_base.as_ref().expect("clap: --kl-divergence requires --kl-divergence-base");

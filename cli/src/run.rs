@@ -35,6 +35,10 @@ pub struct Args {
     /// (0 favours short endings, larger values longer ones).
     #[arg(long = "length-penalty", default_value_t = 1.0, requires = "beams")]
     length_penalty: f64,
+    /// Attention sinks (StreamingLLM): when the context is full, keep the first S tokens, drop
+    /// half of the rest (the oldest) and go on generating (default: stop at a full context).
+    #[arg(long = "sinks", conflicts_with = "beams")]
+    sinks: Option<usize>,
 }
 
 struct Loaded<'m, 'a> {
@@ -94,6 +98,7 @@ fn sample(args: &Args, l: &Loaded<'_, '_>, t_load: Instant) -> Result<(), String
     let mut n_gen = 0;
     let mut n_steps = 0;
     let mut stopped_by_context = false;
+    let mut n_shifts = 0usize;
     while n_gen < args.n_predict {
         let next = sampler.sample(logits).map_err(|e| e.to_string())?;
         n_gen += 1;
@@ -106,8 +111,17 @@ fn sample(args: &Args, l: &Loaded<'_, '_>, t_load: Instant) -> Result<(), String
             break;
         }
         if session.n_past() >= session.n_ctx() {
-            stopped_by_context = true;
-            break;
+            match args.sinks {
+                Some(keep) if keep < session.n_past() => {
+                    let discard = ((session.n_past() - keep) / 2).max(1);
+                    session.shift(keep, discard).map_err(|e| e.to_string())?;
+                    n_shifts += 1;
+                }
+                _ => {
+                    stopped_by_context = true;
+                    break;
+                }
+            }
         }
         logits = session.decode_step(next).map_err(|e| e.to_string())?;
         n_steps += 1;
@@ -117,7 +131,15 @@ fn sample(args: &Args, l: &Loaded<'_, '_>, t_load: Instant) -> Result<(), String
     drop(out);
     let decode_s = t_decode.elapsed().as_secs_f64();
     if stopped_by_context {
-        eprintln!("emberlm: the context of {n_ctx} tokens is full; stopped (raise -c)");
+        eprintln!(
+            "emberlm: the context of {n_ctx} tokens is full; stopped (raise -c, or keep going with --sinks 4)"
+        );
+    }
+    if n_shifts > 0 {
+        eprintln!(
+            "emberlm: the context was full {n_shifts} times; kept {} sink tokens each time",
+            args.sinks.unwrap_or(0)
+        );
     }
     eprintln!(
         "load {load_ms:.0} ms | prefill {} tokens, {:.1} tokens/s | decode {n_steps} steps, {:.1} tokens/s | \

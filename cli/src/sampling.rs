@@ -101,7 +101,7 @@ pub struct SessionArgs {
     #[arg(short = 'c', long = "ctx-size")]
     pub ctx: Option<usize>,
     /// KV cache type.
-    #[arg(long = "cache-type", value_parser = ["f16", "f32"], default_value = "f16")]
+    #[arg(long = "cache-type", value_parser = ["f16", "f32", "q8_0"], default_value = "f16")]
     pub cache_type: String,
     /// Threads (0: one per core).
     #[arg(short = 't', long = "threads", default_value_t = default_threads())]
@@ -116,7 +116,7 @@ impl SessionArgs {
 
     /// Session options for a context of `n_ctx`.
     pub fn options(&self, n_ctx: usize) -> SessionOptions {
-        let kv_type = if self.cache_type == "f32" { KvType::F32 } else { KvType::F16 };
+        let kv_type = KvType::from_name(&self.cache_type).unwrap_or_default();
         SessionOptions { n_ctx, kv_type, n_threads: self.threads, ..Default::default() }
     }
 }

@@ -71,6 +71,7 @@ fn info_on_smollm2_agrees_with_gguf_py() {
     // KV cache: 30 layers * 2048 positions * 3 kv heads * (64 + 64) * 2 bytes.
     assert_eq!(j["kv_cache"]["f16_bytes"].as_u64().unwrap(), 30 * 2048 * 3 * 128 * 2);
     assert_eq!(j["kv_cache"]["f32_bytes"].as_u64().unwrap(), 30 * 2048 * 3 * 128 * 4);
+    assert_eq!(j["kv_cache"]["q8_0_bytes"].as_u64().unwrap(), 30 * 2048 * 3 * 128 * 34 / 32);
     assert_eq!(j["file_size"].as_u64().unwrap(), std::fs::metadata(&model).unwrap().len());
     let bytes: u64 = j["types"].as_object().unwrap().values().map(|t| t["bytes"].as_u64().unwrap()).sum();
     assert!(bytes < j["file_size"].as_u64().unwrap());

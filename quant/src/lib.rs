@@ -19,6 +19,7 @@ compile_error!("emberlm-quant reads GGUF blocks in place and supports little-end
 
 pub mod formats;
 pub mod kernels;
+pub mod lanes;
 mod types;
 
 pub use kernels::{Dispatch, Kernels, Tier};

@@ -1,12 +1,23 @@
 //! Causal grouped-query attention over the KV cache, with the arithmetic of llama.cpp's
 //! non-flash CPU path (`kq = mul_mat(k, q)`, `soft_max_ext`, `kqv = mul_mat(v, kq)`):
 //!
-//! - with an f16 cache the query head is rounded to f16 and each score is
-//!   [`F16::vec_dot`](emberlm_quant::formats::f16::F16) (f32 products, f64 sum); an f32 cache
-//!   uses the f32 dot;
+//! - with an f16 cache the query head is rounded to f16 and each score is an f16 dot with the
+//!   key; an f32 cache uses f32 dots;
 //! - the scores go through [`softmax_scaled`] (scale, max subtraction, f64 sum);
 //! - the probabilities are rounded to the cache type and each output value is one dot of a
 //!   (transposed) value row with them.
+//!
+//! Every dot is the lane-ordered one of [`emberlm_quant::lanes`] (32 f32 lanes, a fixed
+//! reduction tree), through the model's kernel table: SIMD-fast, and the same bits on every
+//! kernel tier, so the tier never changes a score (and so never flips the 8-bit rounding of a
+//! later activation). llama.cpp's own SIMD dots sum in f32 lanes too, in its own order; the
+//! fidelity tests bound the difference.
+//!
+//! With a q8_0 cache (llama.cpp's `-ctk q8_0 -ctv q8_0`) the query head is quantized to q8_0 and
+//! each score is the kernels' `q8_0 x q8_0` dot (bit-identical on every tier); the values are
+//! slot-major, so the output is the probability-weighted sum of the dequantized value rows,
+//! accumulated in f32 in slot order (as llama.cpp's flash path does for a quantized V cache,
+//! which is the only way it runs one).
 //!
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
 //! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
@@ -17,35 +28,43 @@
 use alloc::vec::Vec;
 
 use emberlm_models::arch::LayerSpec;
-use emberlm_quant::Format;
-use emberlm_quant::formats::f16::{F16, f32_to_f16};
-use emberlm_quant::formats::f32::F32;
+use emberlm_quant::formats::f16::f32_to_f16;
+use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
+use emberlm_quant::{Format, Kernels};
 use half::f16;
 
 use crate::error::{Result, zeroed};
-use crate::kv::{KvBuf, KvCache};
+use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
 
-/// Per-token attention scratch: scores over the context, their f16 copy and an f16 query head.
+/// Per-token attention scratch: scores over the context, their f16 copy, an f16 and a q8_0
+/// query head, one dequantized value row.
 #[derive(Clone, Debug)]
 pub(crate) struct AttnScratch {
     scores: Vec<f32>,
     probs16: Vec<f16>,
     q16: Vec<f16>,
+    q8: Vec<BlockQ8_0>,
+    vrow: Vec<f32>,
 }
 
 impl AttnScratch {
-    pub(crate) fn new(n_ctx: usize, head_dim: usize) -> Result<Self> {
+    pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> Result<Self> {
         Ok(Self {
             scores: zeroed(n_ctx, "attention scores")?,
             probs16: zeroed(n_ctx, "attention scores")?,
             q16: zeroed(head_dim, "attention scores")?,
+            q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
+            vrow: zeroed(head_dim_v, "attention scores")?,
         })
     }
 
     /// Bytes [`AttnScratch::new`] allocates.
-    pub(crate) fn bytes(n_ctx: usize, head_dim: usize) -> usize {
-        n_ctx * (4 + 2) + head_dim * 2
+    pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> usize {
+        n_ctx * (4 + 2)
+            + head_dim * 2
+            + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
+            + head_dim_v * 4
     }
 }
 
@@ -67,8 +86,10 @@ impl AttnShape {
 
 /// Attention of the token at position `pos` (whose key and value are the last stored in layer
 /// `il` of the cache) in layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head`
-/// value-sized heads.
+/// value-sized heads. The dots run on `kernels` (every tier gives the same bits).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
+    kernels: &Kernels,
     kv: &KvCache,
     il: usize,
     shape: &AttnShape,
@@ -93,13 +114,23 @@ pub(crate) fn attend(
                 }
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = F16::vec_dot(&k[off..off + hd], &s.q16[..hd]);
+                    *sc = (kernels.lanes_dot_f16)(&k[off..off + hd], &s.q16[..hd]);
                 }
             }
             KvBuf::F32(k) => {
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = F32::vec_dot(&k[off..off + hd], qh);
+                    *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh);
+                }
+            }
+            KvBuf::Q8_0(k) => {
+                let nb = hd / Q8_0::ELEMS;
+                let q8 = &mut s.q8[..nb];
+                Q8_0::quantize(qh, q8);
+                let row = layer.k_dim / Q8_0::ELEMS;
+                for (j, sc) in scores.iter_mut().enumerate() {
+                    let off = j * row + kvh * nb;
+                    *sc = (kernels.dot_q8_0)(&k[off..off + nb], q8);
                 }
             }
         }
@@ -113,13 +144,26 @@ pub(crate) fn attend(
                 }
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = F16::vec_dot(&v[row..row + n], p16);
+                    *o = (kernels.lanes_dot_f16)(&v[row..row + n], p16);
                 }
             }
             KvBuf::F32(v) => {
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = F32::vec_dot(&v[row..row + n], scores);
+                    *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores);
+                }
+            }
+            KvBuf::Q8_0(v) => {
+                let nb = hdv / Q8_0::ELEMS;
+                let row = layer.v_dim / Q8_0::ELEMS;
+                let vrow = &mut s.vrow[..hdv];
+                oh.fill(0.0);
+                for (j, &p) in scores.iter().enumerate() {
+                    let off = j * row + kvh * nb;
+                    Q8_0::dequantize(&v[off..off + nb], vrow);
+                    for (o, &x) in oh.iter_mut().zip(vrow.iter()) {
+                        *o += p * x;
+                    }
                 }
             }
         }

@@ -63,7 +63,7 @@ impl Scratch {
             up: f(dims.ff)?,
             acts: zeroed(plan.act_bytes / 4, "quantized activations")?,
             rope: zeroed(plan.rope_bytes / 4, "the RoPE cache")?,
-            attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim)?,
+            attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim, model.config().head_dim_v)?,
             pool: Pool::single(),
         })
     }
@@ -71,6 +71,28 @@ impl Scratch {
     /// Largest batch one forward pass takes.
     pub(crate) fn n_batch(&self) -> usize {
         self.n_batch
+    }
+}
+
+/// Rotate the RoPE'd key `key` (`k_dim` values, all heads) of layer `il` by `-d` positions, as
+/// llama.cpp's context shift does (`ggml_rope_ext` with a position delta): RoPE angles are linear
+/// in the position, so rotating a key made at `p` by `-d` makes it the key of `p - d`. `cache`
+/// holds `head_dim` f32.
+pub(crate) fn rerotate_key(model: &Model<'_>, il: usize, d: usize, cache: &mut [f32], key: &mut [f32]) {
+    let c = model.config();
+    let spec = &c.layers[il];
+    let rp = RopeParams {
+        kind: c.rope.kind,
+        n_dims: c.rope.n_dims,
+        freq_base: spec.rope_freq_base,
+        freq_scale: spec.rope_freq_scale,
+        freq_factors: model.rope_freqs,
+    };
+    rope_cache(&rp, d, cache);
+    // The inverse rotation: cos(-a) = cos(a), sin(-a) = -sin(a).
+    cache[..rp.n_dims].chunks_exact_mut(2).for_each(|cs| cs[1] = -cs[1]);
+    for head in key.chunks_exact_mut(c.head_dim) {
+        rope_apply(rp.kind, rp.n_dims, cache, head);
     }
 }
 
@@ -155,7 +177,16 @@ pub(crate) fn forward(
             // Store then attend, token by token: a sliding-window ring holds exactly this
             // token's window (a later token of the batch would overwrite its oldest position).
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            attend(kv, il, &shape, qt, pos, attn_scratch, &mut attn[t * o_dim..(t + 1) * o_dim]);
+            attend(
+                model.kernels,
+                kv,
+                il,
+                &shape,
+                qt,
+                pos,
+                attn_scratch,
+                &mut attn[t * o_dim..(t + 1) * o_dim],
+            );
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;

@@ -29,7 +29,7 @@ pub struct MemoryPlan {
     pub scratch_f32: usize,
     /// Bytes of the quantized-activation buffer (a multiple of 4).
     pub act_bytes: usize,
-    /// Bytes of the attention scratch (scores over the context, an f16 query head).
+    /// Bytes of the attention scratch (scores over the context, f16 and q8_0 query heads, a value row).
     pub attn_bytes: usize,
     /// Bytes of the RoPE cache (`cos, sin` of one head's pairs).
     pub rope_bytes: usize,
@@ -100,7 +100,7 @@ impl MemoryPlan {
             kv_bytes_full: KvCache::bytes_full(config, n_ctx, kv_type),
             scratch_f32: dims.per_token().checked_mul(n_batch).ok_or_else(|| overflow("activations"))?,
             act_bytes: act_bytes.div_ceil(4) * 4,
-            attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim),
+            attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v),
             rope_bytes: config.head_dim * 4,
             logits_bytes: config.n_vocab * 4,
         })

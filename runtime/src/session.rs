@@ -207,6 +207,45 @@ impl<'m, 'a> Session<'m, 'a> {
         Ok(())
     }
 
+    /// Attention sinks (StreamingLLM) / llama.cpp's context shift: forget positions
+    /// `n_keep..n_keep + n_discard` and move every later one down by `n_discard`, so that
+    /// generation continues past the context with bounded memory, the first `n_keep` tokens
+    /// (the sinks) always in view. Keys are stored after RoPE, so the moved keys are re-rotated
+    /// by `-n_discard` (exactly what llama.cpp's shift does); sliding-window rings are rolled.
+    /// The logits of the last token stay valid. Fails, changing nothing, when the range is not
+    /// in use or when a sliding-window ring would have to hold a sink (its window after the
+    /// shift must start at or after `n_keep`).
+    pub fn shift(&mut self, n_keep: usize, n_discard: usize) -> Result<()> {
+        if n_keep.saturating_add(n_discard) > self.n_past {
+            return Err(Error::TruncateBeyondEnd {
+                n: n_keep.saturating_add(n_discard),
+                n_past: self.n_past,
+            });
+        }
+        if n_discard == 0 {
+            return Ok(());
+        }
+        if !self.kv.can_shift(self.n_past, n_keep, n_discard) {
+            return Err(Error::Unsupported {
+                what: alloc::format!(
+                    "shifting a sliding-window KV cache by {n_discard} of {} positions keeping {n_keep} \
+                     (keep fewer tokens or discard fewer)",
+                    self.n_past
+                ),
+            });
+        }
+        let c = self.model.config();
+        let k_max = (0..c.n_layer()).map(|il| c.k_dim(il)).max().unwrap_or(0);
+        let mut key = zeroed::<f32>(k_max, "the context shift")?;
+        let mut cache = zeroed::<f32>(c.head_dim, "the context shift")?;
+        let model = self.model;
+        self.kv.shift(self.n_past, n_keep, n_discard, &mut key, |il, k| {
+            crate::forward::rerotate_key(model, il, n_discard, &mut cache, k)
+        });
+        self.n_past -= n_discard;
+        Ok(())
+    }
+
     /// The KV cache (for `session_io`).
     pub(crate) fn kv_cache(&self) -> &KvCache {
         &self.kv

@@ -2,19 +2,18 @@
 //! and the last logits, so that a conversation can continue later without running its tokens
 //! again. `no_std` + `alloc`: the state is a byte vector the caller stores anywhere (a file, flash).
 //!
-//! Layout (little-endian): magic `EMBKVST1`, `u32` KV type (0 f16, 1 f32), `u32` layer count,
-//! `u64` n_vocab, `u64` n_past, per layer `u64` k_dim, `u64` v_dim and `u64` slots; then per layer
-//! the keys of the slots in use (`min(n_past, slots)`, slot-major) and, per value row, the values
-//! of those slots; then the `n_vocab` logits as f32. Slots, not positions, are saved, so the
+//! Layout (little-endian): magic `EMBKVST1`, `u32` KV type (0 f16, 1 f32, 2 q8_0), `u32` layer
+//! count, `u64` n_vocab, `u64` n_past, per layer `u64` k_dim, `u64` v_dim and `u64` slots; then per
+//! layer the keys of the slots in use (`min(n_past, slots)`, slot-major) and, per value row, the
+//! values of those slots (q8_0: the values' blocks slot-major, as stored); then the `n_vocab`
+//! logits as f32. Slots, not positions, are saved, so the
 //! ring buffers of sliding-window layers come back exactly as they were. A state only loads into
 //! a session of the same model shape, KV type and slot counts whose context holds `n_past`.
 
 use alloc::vec::Vec;
 use core::fmt;
 
-use half::f16;
-
-use crate::kv::{KvBuf, KvType};
+use crate::kv::KvType;
 use crate::session::Session;
 
 const MAGIC: &[u8; 8] = b"EMBKVST1";
@@ -50,6 +49,7 @@ fn kv_code(t: KvType) -> u32 {
     match t {
         KvType::F16 => 0,
         KvType::F32 => 1,
+        KvType::Q8_0 => 2,
     }
 }
 
@@ -75,28 +75,6 @@ impl<'b> Reader<'b> {
     }
 }
 
-fn put_buf(out: &mut Vec<u8>, buf: &KvBuf, range: core::ops::Range<usize>) {
-    match buf {
-        KvBuf::F16(b) => b[range].iter().for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
-        KvBuf::F32(b) => b[range].iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-    }
-}
-
-fn get_buf(src: &[u8], buf: &mut KvBuf, start: usize) {
-    match buf {
-        KvBuf::F16(b) => {
-            for (d, s) in b[start..].iter_mut().zip(src.chunks_exact(2)) {
-                *d = f16::from_bits(u16::from_le_bytes([s[0], s[1]]));
-            }
-        }
-        KvBuf::F32(b) => {
-            for (d, s) in b[start..].iter_mut().zip(src.chunks_exact(4)) {
-                *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            }
-        }
-    }
-}
-
 impl Session<'_, '_> {
     /// The session's state (KV cache of the positions in use, `n_past`, last logits) as bytes
     /// for [`Session::load_state`].
@@ -116,11 +94,7 @@ impl Session<'_, '_> {
             out.extend_from_slice(&(l.cap as u64).to_le_bytes());
         }
         for l in &kv.layers {
-            let used = n_past.min(l.cap);
-            put_buf(&mut out, &l.k, 0..used * l.k_dim);
-            for row in 0..l.v_dim {
-                put_buf(&mut out, &l.v, row * l.cap..row * l.cap + used);
-            }
+            l.save(n_past.min(l.cap), &mut out);
         }
         logits.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
         out
@@ -156,8 +130,8 @@ impl Session<'_, '_> {
                 return Err(StateError::Mismatch("slot count"));
             }
         }
-        let vb = kv.ty().bytes();
-        let data: usize = kv.layers.iter().map(|l| n_past.min(l.cap) * (l.k_dim + l.v_dim) * vb).sum();
+        let ty = kv.ty();
+        let data: usize = kv.layers.iter().map(|l| l.saved_bytes(ty, n_past.min(l.cap))).sum();
         if r.bytes.len() != data + logits.len() * 4 {
             return Err(StateError::Format("wrong length"));
         }
@@ -165,12 +139,8 @@ impl Session<'_, '_> {
         let (kv, past, logits) = self.state_mut();
         for l in &mut kv.layers {
             let used = n_past.min(l.cap);
-            let k = r.take(used * l.k_dim * vb)?;
-            get_buf(k, &mut l.k, 0);
-            for row in 0..l.v_dim {
-                let v = r.take(used * vb)?;
-                get_buf(v, &mut l.v, row * l.cap);
-            }
+            let src = r.take(l.saved_bytes(ty, used))?;
+            l.load(ty, used, src);
         }
         for (d, s) in logits.iter_mut().zip(r.bytes.chunks_exact(4)) {
             *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);

@@ -35,6 +35,13 @@ const PARTS_PER_THREAD: usize = 4;
 /// scratch.
 pub type PartFn<'f, T, S> = dyn Fn(Range<usize>, &mut [T], &mut S) + Sync + 'f;
 
+/// The work of one part in [`Pool::split_many_mut`]: which output, its range in units, its data.
+pub type ManyPartFn<'f, T> = dyn Fn(usize, Range<usize>, &mut [T]) + Sync + 'f;
+
+/// A part of one of several outputs not yet taken by a thread.
+#[cfg(feature = "std")]
+type ManySlot<'d, T> = Mutex<Option<(usize, Range<usize>, &'d mut [T])>>;
+
 /// A part not yet taken by a thread.
 #[cfg(feature = "std")]
 type Slot<'d, T> = Mutex<Option<(Range<usize>, &'d mut [T])>>;
@@ -180,12 +187,7 @@ impl Pool {
     /// `unit`-element units) is cut into parts in proportion to its size, and `f(i, units, part)`
     /// runs once for every part of every output, on the pool's threads. One job instead of one per
     /// output: products that share an input (Q, K and V; gate and up) cost one synchronisation.
-    pub fn split_many_mut<T: Send>(
-        &self,
-        data: &mut [&mut [T]],
-        unit: usize,
-        f: &(dyn Fn(usize, Range<usize>, &mut [T]) + Sync),
-    ) {
+    pub fn split_many_mut<T: Send>(&self, data: &mut [&mut [T]], unit: usize, f: &ManyPartFn<'_, T>) {
         let unit = unit.max(1);
         let total: usize = data.iter().map(|d| d.len() / unit).sum();
         // Σ ceil(len_i / per_part) <= n_parts + data.len() <= MAX_PARTS slots
@@ -201,8 +203,7 @@ impl Pool {
         #[cfg(feature = "std")]
         {
             let per_part = total.div_ceil(n_parts);
-            let mut slots: [Mutex<Option<(usize, Range<usize>, &mut [T])>>; MAX_PARTS] =
-                [const { Mutex::new(None) }; MAX_PARTS];
+            let mut slots: [ManySlot<'_, T>; MAX_PARTS] = [const { Mutex::new(None) }; MAX_PARTS];
             let mut n_slots = 0;
             for (i, d) in data.iter_mut().enumerate() {
                 for (j, part) in d.chunks_mut(per_part * unit).enumerate() {

@@ -16,6 +16,7 @@ use crate::formats::{
     bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
+use crate::lanes::{self, LaneDotFn};
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
@@ -114,6 +115,10 @@ pub struct Kernels {
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
     pub quantize_q8_k: QuantizeFn<Q8K>,
+    /// Attention's f32 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    pub lanes_dot_f32: LaneDotFn<f32>,
+    /// Attention's f16 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    pub lanes_dot_f16: LaneDotFn<half::f16>,
 }
 
 impl Kernels {
@@ -142,6 +147,8 @@ impl Kernels {
         quantize_q8_0: Q8_0::quantize,
         quantize_q8_1: Q8_1::quantize,
         quantize_q8_k: Q8K::quantize,
+        lanes_dot_f32: lanes::dot_f32,
+        lanes_dot_f16: lanes::dot_f16,
     };
 
     /// The table of `tier`, or `None` if this build has no such tier or the CPU cannot run it.

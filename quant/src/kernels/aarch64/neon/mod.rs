@@ -11,6 +11,7 @@ use crate::kernels::{Kernels, Tier};
 pub(crate) mod bf16;
 pub(crate) mod f16;
 pub(crate) mod f32;
+pub(crate) mod lanes;
 pub(crate) mod q2_k;
 pub(crate) mod q3_k;
 pub(crate) mod q4_0;
@@ -49,4 +50,6 @@ pub(crate) const NEON: Kernels = Kernels {
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
+    lanes_dot_f32: lanes::dot_f32,
+    lanes_dot_f16: lanes::dot_f16,
 };

@@ -24,6 +24,7 @@ mod bf16;
 mod f16;
 mod f32;
 mod gemm;
+mod lanes;
 mod q2_k;
 mod q3_k;
 mod q4_0;
@@ -65,4 +66,6 @@ pub(crate) static AVX2: Kernels = Kernels {
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
+    lanes_dot_f32: lanes::dot_f32,
+    lanes_dot_f16: lanes::dot_f16,
 };

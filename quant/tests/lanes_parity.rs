@@ -1,0 +1,149 @@
+//! Bit-exact parity of every tier's lane-ordered attention dots (`Kernels::lanes_dot_f32`,
+//! `Kernels::lanes_dot_f16`) with their spec, [`emberlm_quant::lanes`].
+//!
+//! Unlike the weight-format dots (equal to the spec only within a float bound), these must give
+//! the **same bits** on every tier for all inputs: attention feeds activations that get quantized
+//! to 8 bits, where a one-ulp difference can flip a rounding. So every check here is `to_bits`
+//! equality, on random inputs of many lengths (every tail length, every 8-chunk count) and
+//! magnitudes (down to f16 subnormals, up to values whose sums overflow to infinity). A tier the
+//! CPU (or build) cannot run prints `SKIPPED` and returns.
+
+use emberlm_quant::{Kernels, Tier, lanes};
+use half::f16;
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+    /// Random sign and mantissa, exponent spread over `2^lo ..= 2^hi`.
+    fn wide(&mut self, lo: i32, hi: i32) -> f32 {
+        let e = lo + (self.next() % (hi - lo + 1) as u64) as i32;
+        self.unit() * 2f32.powi(e)
+    }
+}
+
+const LENGTHS: &[usize] = &[
+    0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 39, 40, 47, 48, 56, 63, 64, 65, 80, 95, 96, 100, 127,
+    128, 129, 255, 256, 257, 511, 512, 1000, 2048,
+];
+
+fn tiers() -> Vec<&'static Kernels> {
+    let mut out = Vec::new();
+    for tier in Tier::ALL {
+        match Kernels::for_tier(tier) {
+            Some(k) => out.push(k),
+            None => println!("SKIPPED: tier {tier} not supported on this CPU"),
+        }
+    }
+    out
+}
+
+/// The input families: (name, generator of one value).
+fn families() -> Vec<(&'static str, Box<dyn Fn(&mut Rng) -> f32>)> {
+    vec![
+        ("unit", Box::new(|r: &mut Rng| r.unit())),
+        ("wide", Box::new(|r: &mut Rng| r.wide(-30, 12))),
+        // SmolLM2-like massive activations: mostly small, a few in the thousands.
+        (
+            "massive",
+            Box::new(|r: &mut Rng| if r.next() % 61 == 0 { r.unit() * 3000.0 } else { r.unit() * 0.1 }),
+        ),
+        ("overflowing", Box::new(|r: &mut Rng| r.wide(100, 127))),
+        ("probabilities", Box::new(|r: &mut Rng| r.wide(-40, 0).abs())),
+    ]
+}
+
+fn assert_same_bits(what: &str, tier: Tier, n: usize, want: f32, got: f32) {
+    assert!(
+        want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+        "{what} n={n} tier {tier}: spec {want:e} ({:#010x}) vs {got:e} ({:#010x})",
+        want.to_bits(),
+        got.to_bits()
+    );
+}
+
+#[test]
+fn lanes_dot_f32_is_bit_identical_on_every_tier() {
+    let tiers = tiers();
+    for (name, gen_value) in families() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
+        for &n in LENGTHS {
+            for _ in 0..4 {
+                let x: Vec<f32> = (0..n).map(|_| gen_value(&mut rng)).collect();
+                let y: Vec<f32> = (0..n).map(|_| gen_value(&mut rng)).collect();
+                let want = lanes::dot_f32(&x, &y);
+                for k in &tiers {
+                    assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f32)(&x, &y));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lanes_dot_f16_is_bit_identical_on_every_tier() {
+    let tiers = tiers();
+    for (name, gen_value) in families() {
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ name.len() as u64);
+        for &n in LENGTHS {
+            for _ in 0..4 {
+                // f16 range: values past 65504 become infinities, tiny ones subnormals or zeros.
+                let x: Vec<f16> = (0..n).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+                let y: Vec<f16> = (0..n).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+                let want = lanes::dot_f16(&x, &y);
+                for k in &tiers {
+                    assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f16)(&x, &y));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lanes_dot_f16_covers_subnormals_and_extremes() {
+    let tiers = tiers();
+    // Every f16 bit pattern that is finite, paired with a rotating partner.
+    let all: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).filter(|h| h.is_finite()).collect();
+    for start in (0..all.len()).step_by(4096) {
+        let x = &all[start..(start + 4096).min(all.len())];
+        let y: Vec<f16> = x.iter().rev().copied().collect();
+        let want = lanes::dot_f16(x, &y);
+        for k in &tiers {
+            assert_same_bits("all-f16", k.tier, x.len(), want, (k.lanes_dot_f16)(x, &y));
+        }
+    }
+}
+
+#[test]
+fn lanes_dots_sum_in_the_spec_order_not_in_f64() {
+    // The spec is not "the exact dot rounded": catch a tier that silently sums in f64 or in
+    // order. 1e8 and -1e8 cancel in the step-4 tree, after lane 1's 1.0 would have been absorbed
+    // by a sequential sum.
+    let mut x = vec![0f32; 32];
+    x[0] = 1e8;
+    x[1] = 1.0;
+    x[8] = -1e8;
+    let ones = vec![1f32; 32];
+    for k in tiers() {
+        assert_eq!((k.lanes_dot_f32)(&x, &ones), 1.0, "tier {}", k.tier);
+        let seq: f32 = x.iter().sum();
+        assert_eq!(seq, 0.0, "the sequential sum differs, so this input tells the orders apart");
+    }
+}
+
+#[test]
+#[should_panic(expected = "operand lengths")]
+fn lanes_dot_wrong_lengths_panic() {
+    let k = Kernels::best();
+    (k.lanes_dot_f32)(&[1.0; 9], &[1.0; 8]);
+}
