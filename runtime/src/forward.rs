@@ -41,7 +41,8 @@ pub(crate) struct Scratch {
     up: Vec<f32>,
     acts: Vec<u32>,
     rope: Vec<f32>,
-    attn_scratch: AttnScratch,
+    /// One attention scratch per thread of `pool` (a batch's tokens attend in parallel).
+    attn_scratch: Vec<AttnScratch>,
     /// The threads products run on (the session sets it; the calling thread alone by default).
     pub(crate) pool: Pool,
 }
@@ -63,9 +64,24 @@ impl Scratch {
             up: f(dims.ff)?,
             acts: zeroed(plan.act_bytes / 4, "quantized activations")?,
             rope: zeroed(plan.rope_bytes / 4, "the RoPE cache")?,
-            attn_scratch: AttnScratch::new(plan.n_ctx, model.config().head_dim, model.config().head_dim_v)?,
+            attn_scratch: alloc::vec![AttnScratch::new(
+                plan.n_ctx,
+                model.config().head_dim,
+                model.config().head_dim_v
+            )?],
             pool: Pool::single(),
         })
+    }
+
+    /// Run the products and the attention of later passes on `pool`'s threads (each thread gets
+    /// its own attention scratch, `n_ctx * 6` bytes and a head or two).
+    pub(crate) fn set_pool(&mut self, model: &Model<'_>, plan: &MemoryPlan, pool: Pool) -> Result<()> {
+        let c = model.config();
+        while self.attn_scratch.len() < pool.n_threads() {
+            self.attn_scratch.push(AttnScratch::new(plan.n_ctx, c.head_dim, c.head_dim_v)?);
+        }
+        self.pool = pool;
+        Ok(())
     }
 
     /// Largest batch one forward pass takes.
@@ -139,9 +155,12 @@ pub(crate) fn forward(
             rms_norm(&x[r.clone()], w.attn_norm, eps, &mut xn[r]);
         }
         qin.invalidate();
-        qin.matmul(&w.wq, xn, n, &mut q[..n * q_dim])?;
-        qin.matmul(&w.wk, xn, n, &mut k[..n * k_dim])?;
-        qin.matmul(&w.wv, xn, n, &mut v[..n * v_dim])?;
+        qin.matmul_group(
+            &[&w.wq, &w.wk, &w.wv],
+            xn,
+            n,
+            &mut [&mut q[..n * q_dim], &mut k[..n * k_dim], &mut v[..n * v_dim]],
+        )?;
         for (buf, dim, bias) in [(&mut *q, q_dim, w.bq), (&mut *k, k_dim, w.bk), (&mut *v, v_dim, w.bv)] {
             if let Some(b) = bias {
                 for row in buf[..n * dim].chunks_exact_mut(dim) {
@@ -159,6 +178,11 @@ pub(crate) fn forward(
         };
         let shape = AttnShape::new(spec, hd, c.head_dim_v, kq_scale);
         let o_dim = spec.n_head * c.head_dim_v;
+        // A batch whose keys all fit in the layer's cache without wrapping its ring stores every
+        // token first and then attends on all threads, token by token (each token reads only the
+        // slots it may see, so later tokens' keys change nothing); a ring that wraps within the
+        // batch goes token by token, store then attend. Same bits either way.
+        let parallel = n > 1 && pool.n_threads() > 1 && pos0 + n <= kv.layers[il].cap;
         for t in 0..n {
             let pos = pos0 + t;
             let qt = &mut q[t * q_dim..(t + 1) * q_dim];
@@ -174,19 +198,20 @@ pub(crate) fn forward(
             if let Some(s) = q_scale {
                 scale(qt, s);
             }
-            // Store then attend, token by token: a sliding-window ring holds exactly this
-            // token's window (a later token of the batch would overwrite its oldest position).
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            attend(
-                model.kernels,
-                kv,
-                il,
-                &shape,
-                qt,
-                pos,
-                attn_scratch,
-                &mut attn[t * o_dim..(t + 1) * o_dim],
-            );
+            if !parallel {
+                let out = &mut attn[t * o_dim..(t + 1) * o_dim];
+                attend(model.kernels, kv, il, &shape, qt, pos, &mut attn_scratch[0], out);
+            }
+        }
+        if parallel {
+            let (kv, q) = (&*kv, &*q);
+            pool.split_mut_with(&mut attn[..n * o_dim], o_dim, attn_scratch, &|toks, part, sc| {
+                for (t, out) in toks.zip(part.chunks_exact_mut(o_dim)) {
+                    let qt = &q[t * q_dim..(t + 1) * q_dim];
+                    attend(model.kernels, kv, il, &shape, qt, pos0 + t, sc, out);
+                }
+            });
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;
@@ -201,8 +226,12 @@ pub(crate) fn forward(
             rms_norm(&x[r.clone()], w.ffn_norm, eps, &mut xn[r]);
         }
         qin.invalidate();
-        qin.matmul(&w.ffn_gate, xn, n, &mut gate[..n * n_ff])?;
-        qin.matmul(&w.ffn_up, xn, n, &mut up[..n * n_ff])?;
+        qin.matmul_group(
+            &[&w.ffn_gate, &w.ffn_up],
+            xn,
+            n,
+            &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
+        )?;
         match c.flags.ffn_act {
             FfnActivation::Silu => swiglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
             FfnActivation::GeluTanh => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),

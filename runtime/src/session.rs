@@ -76,7 +76,7 @@ impl<'m, 'a> Session<'m, 'a> {
     /// plan's buffers.
     pub fn with_plan_threads(model: &'m Model<'a>, plan: MemoryPlan, n_threads: usize) -> Result<Self> {
         let mut scratch = Scratch::new(model, &plan)?;
-        scratch.pool = Pool::new(n_threads)?;
+        scratch.set_pool(model, &plan, Pool::new(n_threads)?)?;
         Ok(Self {
             model,
             kv: KvCache::new(model.config(), plan.n_ctx, plan.kv_type)?,

@@ -276,3 +276,32 @@ fn tied_output_and_rope_factor_paths() {
     let e = bind_err(&rebuild(&g, all, &[], all, &[wrong]));
     assert!(matches!(&e, Error::TensorShape { name, .. } if name == "rope_freqs.weight"), "{e}");
 }
+
+/// Threads change nothing: a batch's products are split by output, its tokens attend in parallel
+/// (each reading only the slots it may see), and every value is computed by the same code as on
+/// one thread. Prefill logits of every position, then decoding, on 1, 2 and 3 threads, with a
+/// context that fits the batch (parallel attention) and one smaller than the prompt's batches.
+#[test]
+fn threads_give_the_same_bits() {
+    let file = stories_gguf(WeightType::Q8_0);
+    let gguf = Gguf::parse(file.bytes()).unwrap();
+    let model = Model::from_gguf(&gguf).unwrap();
+    let seq = story_tokens(&gguf);
+    let n_vocab = model.config().n_vocab;
+    let run = |n_threads: usize, n_batch: usize| {
+        let o = SessionOptions { n_ctx: 128, n_batch, kv_type: KvType::F16, n_threads };
+        let mut s = session(&model, o);
+        let mut out = vec![0f32; 90 * n_vocab];
+        s.prefill_logits(&seq[..90], 0, &mut out).unwrap();
+        for &t in &seq[90..100] {
+            out.extend_from_slice(s.decode_step(t).unwrap());
+        }
+        out
+    };
+    for n_batch in [512, 32] {
+        let want = run(1, n_batch);
+        for n_threads in [2, 3] {
+            assert!(run(n_threads, n_batch) == want, "{n_threads} threads, batch {n_batch}");
+        }
+    }
+}
