@@ -10,7 +10,10 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{hsum8_epi32, load128_head, store_ps};
+use super::util::{hsum8_epi32, load128_head, prefetch, store_ps};
+
+/// How many tiles ahead of the one being computed the weights are prefetched.
+const PREFETCH_TILES: usize = 2;
 
 /// Activation rows computed per pass over a tile of weight rows.
 pub(super) const TOKENS: usize = 4;
@@ -66,11 +69,24 @@ pub(super) fn gemm8<X: bytemuck::Pod, Y, Q: Copy, S: Copy>(
     let full = n_rows / 8 * 8;
     for r0 in (0..full).step_by(8) {
         let rows = &w[r0 * rb..(r0 + 8) * rb];
+        // The 8 rows are read block by block, 8 streams at once, which the hardware prefetchers
+        // follow poorly: ask for the next tile's bytes (contiguous) a few lines per block.
+        let ahead = r0 + 8 * PREFETCH_TILES;
+        let next: &[u8] =
+            if ahead + 8 <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + 8) * rb]) } else { &[] };
+        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
         let mut t0 = 0;
         while t0 < n_tok {
             let nt = (n_tok - t0).min(TOKENS);
             let mut acc = [_mm256_setzero_ps(); TOKENS];
             for b in 0..rb {
+                if t0 == 0 {
+                    for l in b * lines_per_block..(b + 1) * lines_per_block {
+                        if let Some(x) = next.get(l * 64) {
+                            prefetch(x);
+                        }
+                    }
+                }
                 let mut head = [_mm_setzero_si128(); 8];
                 let first = expand(&rows[b]);
                 let mut q = [first; 8];

@@ -324,3 +324,10 @@ pub(super) fn dot_blocks_exact<X, Y>(
     }
     sumf
 }
+
+/// Asks for the cache line holding `x` (a hint: no effect on results).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn prefetch(x: &u8) {
+    _mm_prefetch::<_MM_HINT_T0>((x as *const u8).cast())
+}
