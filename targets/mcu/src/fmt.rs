@@ -77,13 +77,20 @@ impl embedded_io::Write for Console {
         Ok(buf.len())
     }
 
+    /// With defmt, a frame is a whole line (or 96 bytes of one): a partial line waits for its
+    /// newline (or the console's drop), so the decoded text keeps the line breaks it had.
     fn flush(&mut self) -> Result<(), Self::Error> {
-        #[cfg(feature = "defmt")]
+        Ok(())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl Drop for Console {
+    fn drop(&mut self) {
         if !self.line.is_empty() {
             print_line(self.line.as_bytes());
             self.line.clear();
         }
-        Ok(())
     }
 }
 
