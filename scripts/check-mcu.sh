@@ -32,17 +32,24 @@ host() { # PROMPT FILE: the host's greedy story (prompt + continuation + newline
 
 # A story run: compare the text between the banner and the summary line with the host's, then
 # check the stats line.
-check_story() { # BOARD PROMPT
-  local board="$1" prompt="$2" tag="$1 story \"$2\"" out="$work/$1.$RANDOM.out"
+check_story() { # BOARD PROMPT [defmt]
+  local board="$1" prompt="$2" defmt="${3:-}" tag="$1 story \"$2\"${3:+ (defmt build, decoded by defmt-print)}"
+  local out="$work/$1.$RANDOM.out"
   host "$prompt" "$work/host.txt" || { fail "$tag: host run failed"; return; }
   local t=$SECONDS
-  "$root/scripts/run-mcu.sh" "$board" "$prompt" >"$out" 2>&1
+  MCU_DEFMT="${defmt:+1}" "$root/scripts/run-mcu.sh" "$board" "$prompt" >"$out" 2>"$out.err"
   local rc=$? secs=$((SECONDS - t))
-  if [ $rc -ne 0 ]; then fail "$tag: firmware exit $rc"; tail -5 "$out"; return; fi
-  python3 - "$out" "$work/host.txt" "$board" "$ram_budget" "$n_predict" <<'PY'
+  if [ $rc -ne 0 ]; then fail "$tag: firmware exit $rc"; tail -5 "$out" "$out.err"; return; fi
+  python3 - "$out" "$work/host.txt" "$board" "$ram_budget" "$n_predict" "$defmt" <<'PY'
 import re, sys
 out, host, board, budget, n = open(sys.argv[1], 'rb').read().decode('utf-8', 'replace'), \
     open(sys.argv[2], 'rb').read().decode('utf-8', 'replace'), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+if sys.argv[6]:
+    # One defmt frame per console line, and a frame per 96 bytes of a longer line: join those.
+    text = ''
+    for frame in out.split('\n')[:-1]:
+        text += frame if len(frame.encode()) == 96 else frame + '\n'
+    out = text
 lines = out.split('\n')
 first = next(i for i, l in enumerate(lines) if l.startswith('emberlm on '))
 summ = max(i for i, l in enumerate(lines) if l.startswith('prompt ') and ' generated ' in l)
@@ -101,6 +108,11 @@ for board in an386 an547 rv32; do
   check_story "$board" "Once upon a time"
 done
 check_story an386 "Lily, Tom and the dog"
+if command -v defmt-print >/dev/null; then
+  check_story an386 "Once upon a time" defmt
+else
+  echo "SKIPPED an386 defmt build: defmt-print is not installed (cargo install defmt-print --locked)"
+fi
 check_chat "Once upon a time" "Tom and Lily"
 
 echo "check-mcu: $((SECONDS - t0)) s"

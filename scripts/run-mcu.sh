@@ -5,6 +5,8 @@
 #   scripts/run-mcu.sh BOARD [PROMPT]         BOARD = an386 | an547 | rv32
 #   MCU_MODE=chat scripts/run-mcu.sh an386    serial chat on UART0: prompt lines on stdin,
 #                                             an empty line ends
+#   MCU_DEFMT=1 scripts/run-mcu.sh BOARD      the `defmt` build: the console is defmt frames,
+#                                             decoded with defmt-print (cargo install defmt-print)
 #
 # stories260K is converted to a Q8_0 GGUF with the host CLI into $CARGO_TARGET_DIR/mcu/ and
 # embedded in the firmware's flash (include_bytes! of $EMBERLM_MCU_MODEL).
@@ -43,8 +45,15 @@ fi
 # 2. The firmware (its own crate, target and target dir).
 fwdir="$root/targets/mcu/$board"
 # CARGO_TARGET_DIR is the host's: the firmware builds into its own crate's target/.
-(cd "$fwdir" && env -u CARGO_TARGET_DIR EMBERLM_MCU_MODEL="$gguf" cargo build --release -q) >&2
-elf="$fwdir/target/$triple/release/emberlm-fw-$board"
+if [ "${MCU_DEFMT:-0}" = 1 ]; then
+  command -v defmt-print >/dev/null || { echo "run-mcu.sh: MCU_DEFMT=1 needs defmt-print (cargo install defmt-print --locked)" >&2; exit 2; }
+  fwtarget="$fwdir/target/defmt"; features=(--no-default-features --features defmt)
+else
+  fwtarget="$fwdir/target"; features=()
+fi
+(cd "$fwdir" && env -u CARGO_TARGET_DIR EMBERLM_MCU_MODEL="$gguf" \
+  cargo build --release -q --locked --target-dir "$fwtarget" "${features[@]}") >&2
+elf="$fwtarget/$triple/release/emberlm-fw-$board"
 
 # 3. QEMU. Semihosting arguments are comma-separated: a comma in the prompt is written twice.
 if [ "$mode" = chat ]; then
@@ -52,5 +61,11 @@ if [ "$mode" = chat ]; then
 else
   args="arg=story,arg=${prompt//,/,,}"; serial=(-serial none)
 fi
-exec timeout "$timeout_s" "${qemu[@]}" -nographic -monitor none "${serial[@]}" \
-  -semihosting-config "enable=on,target=native,$args" -kernel "$elf"
+run=(timeout "$timeout_s" "${qemu[@]}" -nographic -monitor none "${serial[@]}"
+  -semihosting-config "enable=on,target=native,$args" -kernel "$elf")
+if [ "${MCU_DEFMT:-0}" = 1 ]; then
+  # The frames are on QEMU's stdout; the firmware's exit status is kept.
+  "${run[@]}" | defmt-print -e "$elf" --log-format "{s}" stdin
+  exit "${PIPESTATUS[0]}"
+fi
+exec "${run[@]}"

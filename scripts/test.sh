@@ -30,12 +30,8 @@ for target in thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknow
     -p emberlm-quant -p emberlm-models -p emberlm -p emberlm-mcu
 done
 
-step "aarch64 tests under qemu-user"
-for cpu in cortex-a72 cortex-a76; do
-  echo "--- qemu-aarch64 -cpu $cpu"
-  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
-    cargo test --locked --target aarch64-unknown-linux-gnu -p emberlm-quant -p emberlm-models
-done
+step "aarch64 under qemu-user (cortex-a72 = Pi 4, cortex-a76 = Pi 5): test suites, KLD and greedy parity with x86_64"
+scripts/check-aarch64.sh all
 
 step "MCU firmware under QEMU (an386 M4F, an547 M55, rv32) against the host"
 scripts/check-mcu.sh

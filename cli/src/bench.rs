@@ -17,11 +17,12 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use emberlm::matmul::activation_type;
-use emberlm::models::MappedFile;
-use emberlm::quant::Kernels;
+use emberlm::quant::Tier;
 use emberlm::tokenizer::{Special, Tokenizer};
 use emberlm::{KvType, Model, Session, SessionOptions};
 use serde_json::{Value, json};
+
+use crate::platform;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,7 +35,8 @@ pub struct Args {
     /// Generation lengths to test (comma-separated; 0 skips tg).
     #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_value = "128")]
     n_gen: Vec<usize>,
-    /// Thread counts to test (comma-separated; default: one per core).
+    /// Thread counts to test (comma-separated; default: one per physical core, or the
+    /// Raspberry Pi's policy on aarch64 Linux).
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
     threads: Vec<usize>,
     /// Timed repetitions per test.
@@ -212,31 +214,10 @@ impl Bench<'_, '_> {
 /// table keeps the scalar spec for that format.
 fn tiers_per_format(model: &Model<'_>) -> BTreeMap<String, String> {
     let k = model.kernels();
-    let s = &Kernels::SCALAR;
     let mut out = BTreeMap::new();
     for m in model.matrices() {
         let ty = m.ty();
-        // Function addresses identify the kernel: equal to the scalar table's entry means the
-        // spec itself runs.
-        let same = |a: usize, b: usize| a == b;
-        use emberlm::quant::QuantType as Q;
-        let scalar = match ty {
-            Q::F32 => same(k.dot_f32 as usize, s.dot_f32 as usize),
-            Q::F16 => same(k.dot_f16 as usize, s.dot_f16 as usize),
-            Q::BF16 => same(k.dot_bf16 as usize, s.dot_bf16 as usize),
-            Q::Q4_0 => same(k.dot_q4_0 as usize, s.dot_q4_0 as usize),
-            Q::Q4_1 => same(k.dot_q4_1 as usize, s.dot_q4_1 as usize),
-            Q::Q5_0 => same(k.dot_q5_0 as usize, s.dot_q5_0 as usize),
-            Q::Q5_1 => same(k.dot_q5_1 as usize, s.dot_q5_1 as usize),
-            Q::Q8_0 => same(k.dot_q8_0 as usize, s.dot_q8_0 as usize),
-            Q::Q2K => same(k.dot_q2_k as usize, s.dot_q2_k as usize),
-            Q::Q3K => same(k.dot_q3_k as usize, s.dot_q3_k as usize),
-            Q::Q4K => same(k.dot_q4_k as usize, s.dot_q4_k as usize),
-            Q::Q5K => same(k.dot_q5_k as usize, s.dot_q5_k as usize),
-            Q::Q6K => same(k.dot_q6_k as usize, s.dot_q6_k as usize),
-            _ => true,
-        };
-        let tier = if scalar { "scalar".to_string() } else { k.tier.to_string() };
+        let tier = platform::format_tier(k, ty).unwrap_or(Tier::Scalar);
         let act = activation_type(ty).map_or_else(String::new, |a| format!(" (x {a} activations)"));
         out.insert(ty.to_string(), format!("{tier}{act}"));
     }
@@ -259,8 +240,8 @@ pub fn run(args: &Args) -> Result<(), String> {
     if args.reps == 0 {
         return Err("-r must be at least 1".into());
     }
-    let default_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if args.threads.is_empty() { vec![default_threads] } else { args.threads.clone() };
+    let threads =
+        if args.threads.is_empty() { vec![platform::default_threads()] } else { args.threads.clone() };
     if threads.contains(&0) {
         return Err("-t: thread counts must be at least 1".into());
     }
@@ -274,7 +255,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let rss_reset = reset_peak_rss();
 
-    let file = MappedFile::open(&args.model).map_err(|e| format!("{path}: {e}"))?;
+    let file = platform::open_weights(&args.model)?;
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
@@ -283,6 +264,9 @@ pub fn run(args: &Args) -> Result<(), String> {
     let bench = Bench { model: &model, bos, batch: args.batch, kv_type };
     let wbytes = weight_bytes(&model);
     let tiers = tiers_per_format(&model);
+    let mut formats: Vec<_> = model.matrices().map(|m| m.ty()).collect();
+    formats.sort();
+    formats.dedup();
     let n_params: u64 = gguf.tensors().iter().map(|t| t.n_elements()).sum();
     let model_size = gguf.tensors().iter().map(|t| t.bytes().len() as u64).sum::<u64>();
     let arch = model.config().arch.to_string();
@@ -301,6 +285,8 @@ pub fn run(args: &Args) -> Result<(), String> {
             "model: {path} ({model_type}, {:.2} MiB, {n_params} parameters)",
             model_size as f64 / (1 << 20) as f64
         );
+        // Machine, tier and default threads; the tier per format follows with its activations.
+        println!("{}", platform::report(&[]));
         for (fmt, tier) in &tiers {
             println!("kernels: {fmt}: {tier}");
         }
@@ -344,6 +330,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let peak = peak_rss();
 
     if args.json {
+        let machine = platform::report_json(&formats);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let out: Vec<Value> = results
             .iter()
@@ -376,6 +363,7 @@ pub fn run(args: &Args) -> Result<(), String> {
                     "samples_ns": r.samples_ns,
                     "samples_ts": ts,
                     "kernels": tiers,
+                    "platform": machine,
                     "peak_rss_bytes": peak,
                     "weight_bytes_per_token": wbytes,
                     "effective_gbps": gbs,

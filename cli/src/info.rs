@@ -59,10 +59,17 @@ pub fn run(args: &Args) -> Result<(), String> {
         tied,
         by_type,
     };
+    let types: Vec<QuantType> = report.by_type.keys().copied().collect();
     if args.json {
-        println!("{}", report.json());
+        let mut j = report.json();
+        j["platform"] = crate::platform::report_json(&types);
+        println!("{j}");
     } else {
         print!("{}", report.text());
+        println!("running here:");
+        for line in crate::platform::report(&types).lines() {
+            println!("  {line}");
+        }
     }
     Ok(())
 }

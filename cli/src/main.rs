@@ -9,6 +9,7 @@ mod convert;
 mod fetch;
 mod info;
 mod perplexity;
+mod platform;
 mod progress;
 mod quantize;
 mod run;

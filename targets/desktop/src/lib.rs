@@ -37,6 +37,18 @@ pub fn physical_cores_from_cpuinfo(cpuinfo: &str) -> Option<usize> {
     }
 }
 
+/// The CPU's name in a `/proc/cpuinfo` text: x86's `model name`, else an aarch64 kernel's
+/// `Model` line (Raspberry Pi OS), else `None`.
+pub fn cpu_name_from_cpuinfo(cpuinfo: &str) -> Option<String> {
+    let field = |key: &str| {
+        cpuinfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == key && !v.trim().is_empty()).then(|| v.trim().to_string())
+        })
+    };
+    field("model name").or_else(|| field("Model"))
+}
+
 /// Threads for the matrix products: one per physical core (SMT siblings share the core's
 /// vector units and only add contention), at most what the process may run on.
 pub fn default_threads() -> usize {
@@ -125,6 +137,10 @@ processor\t: 2\n\nprocessor\t: 3\n\nHardware\t: BCM2835\nModel\t\t: Raspberry Pi
         assert_eq!(physical_cores_from_cpuinfo(X86_SMT), Some(2));
         assert_eq!(physical_cores_from_cpuinfo(ARM), Some(4));
         assert_eq!(physical_cores_from_cpuinfo(""), None);
+        assert_eq!(cpu_name_from_cpuinfo(ARM).as_deref(), Some("Raspberry Pi 4 Model B Rev 1.4"));
+        let x86 = "processor\t: 0\nmodel name\t: AMD Ryzen 7 5800X 8-Core Processor\n";
+        assert_eq!(cpu_name_from_cpuinfo(x86).as_deref(), Some("AMD Ryzen 7 5800X 8-Core Processor"));
+        assert_eq!(cpu_name_from_cpuinfo(X86_SMT), None);
         assert!(default_threads() >= 1);
     }
 

@@ -70,26 +70,43 @@ impl embedded_io::Write for Console {
         #[cfg(feature = "defmt")]
         for &b in buf {
             if let Some(full) = self.line.push(b) {
-                ::defmt::println!("{=[u8]:a}", full);
+                print_line(full);
                 self.line.clear();
             }
         }
         Ok(buf.len())
     }
 
+    /// With defmt, a frame is a whole line (or 96 bytes of one): a partial line waits for its
+    /// newline (or the console's drop), so the decoded text keeps the line breaks it had.
     fn flush(&mut self) -> Result<(), Self::Error> {
-        #[cfg(feature = "defmt")]
+        Ok(())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl Drop for Console {
+    fn drop(&mut self) {
         if !self.line.is_empty() {
-            ::defmt::println!("{=[u8]:a}", self.line.as_bytes());
+            print_line(self.line.as_bytes());
             self.line.clear();
         }
-        Ok(())
     }
 }
 
 impl core::fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         embedded_io::Write::write_all(self, s.as_bytes()).map_err(|_| core::fmt::Error)
+    }
+}
+
+/// One defmt frame for a console line: the text as a string (decoded as it is by `defmt-print`),
+/// or as bytes where a split landed inside a UTF-8 sequence.
+#[cfg(feature = "defmt")]
+fn print_line(line: &[u8]) {
+    match core::str::from_utf8(line) {
+        Ok(s) => ::defmt::println!("{=str}", s),
+        Err(_) => ::defmt::println!("{=[u8]:a}", line),
     }
 }
 

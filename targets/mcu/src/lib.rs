@@ -9,8 +9,9 @@
 //! - Platform seams, thin and generic: [`flash::FlashReader`] (memory-mapped, or SPI NOR over an
 //!   embedded-hal 1.0 `SpiDevice`), [`clock::Clock`] (tokens/s), [`uart::CmsdkUart`] (the CMSDK
 //!   APB UART of Arm's MPS2/MPS3 boards, as QEMU models them).
-//! - Firmware helpers: [`alloc_count::CountingAlloc`] (heap peak and allocation count) and
-//!   [`stack`] (painted-stack high-water mark).
+//! - Firmware helpers: [`firmware::run`] (the body the example firmwares share: model, story or
+//!   chat, memory report, `stats:` line), [`alloc_count::CountingAlloc`] (heap peak and
+//!   allocation count) and [`stack`] (painted-stack high-water mark).
 //! - Logging through [`fmt`]: `defmt` on devices, or plain text over semihosting for CI (the
 //!   `defmt` and `semihosting` features; never both).
 #![no_std]
@@ -27,6 +28,7 @@ pub mod chat;
 pub mod clock;
 pub mod decode;
 pub mod demo;
+pub mod firmware;
 pub mod flash;
 pub mod model;
 pub mod stack;
