@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use emberlm::eval::{KL_MAGIC, KlDivergence, KlSummary, Perplexity, encode_kl_row, kl_row_len, scored_range};
-use emberlm::models::MappedFile;
 use emberlm::tokenizer::{Special, Tokenizer};
 use emberlm::{KvType, Model, Session, SessionOptions};
 use serde_json::json;
@@ -58,7 +57,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<(), String> {
     let path = args.model.display().to_string();
-    let file = MappedFile::open(&args.model).map_err(|e| format!("{path}: {e}"))?;
+    let file = crate::platform::open_weights(&args.model)?;
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;

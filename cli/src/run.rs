@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use emberlm::models::MappedFile;
 use emberlm::sampler::{BeamParams, beam_search_session};
 use emberlm::tokenizer::{DecodeOptions, Tokenizer};
 use emberlm::{Model, Session};
@@ -51,7 +50,7 @@ struct Loaded<'m, 'a> {
 pub fn run(args: &Args) -> Result<(), String> {
     let t_load = Instant::now();
     let path = args.model.display().to_string();
-    let file = MappedFile::open(&args.model).map_err(|e| format!("{path}: {e}"))?;
+    let file = crate::platform::open_weights(&args.model)?;
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;

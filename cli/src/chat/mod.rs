@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm::chat::ChatTemplate;
-use emberlm::models::MappedFile;
 use emberlm::tokenizer::Tokenizer;
 use emberlm::{Model, Session};
 use engine::{Conversation, EndReason, Settings, Sink, TurnStats};
@@ -228,7 +227,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         None => crate::fetch::default_model(args.quiet || mode == Mode::Json)?,
     };
     let path = model_path.display().to_string();
-    let file = MappedFile::open(&model_path).map_err(|e| format!("{path}: {e}"))?;
+    let file = crate::platform::open_weights(&model_path)?;
     let gguf = file.gguf().map_err(|e| format!("{path}: {e}"))?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
     let tok = Tokenizer::from_gguf(&gguf).map_err(|e| format!("{path}: {e}"))?;
