@@ -38,3 +38,6 @@ scripts/check-mcu.sh
 
 step "fidelity against llama.cpp (release; KL bases from scripts/make-kl-bases.sh)"
 cargo test --locked --release -p emberlm-cli --test fidelity -- --ignored --nocapture
+
+step "every x86 kernel tier gives SmolLM2 the same model (KLD, greedy) as the scalar spec"
+cargo test --locked --release -p emberlm-cli --test tiers -- --ignored --nocapture
