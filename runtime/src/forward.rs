@@ -22,7 +22,8 @@ use crate::model::Model;
 use emberlm_models::arch::FfnActivation;
 
 use crate::ops::{
-    RopeParams, add_assign, geglu, rms_norm, rms_norm_inplace, rope_apply, rope_cache, scale, softcap, swiglu,
+    GeluTable, RopeParams, add_assign, geglu, rms_norm, rms_norm_inplace, rope_apply, rope_cache, scale,
+    softcap, swiglu,
 };
 use crate::plan::{MemoryPlan, ScratchDims};
 use crate::threads::Pool;
@@ -41,6 +42,8 @@ pub(crate) struct Scratch {
     up: Vec<f32>,
     acts: Vec<u32>,
     rope: Vec<f32>,
+    /// ggml's GELU table, for GELU models only.
+    gelu: Option<GeluTable>,
     /// One attention scratch per thread of `pool` (a batch's tokens attend in parallel).
     attn_scratch: Vec<AttnScratch>,
     /// The threads products run on (the session sets it; the calling thread alone by default).
@@ -64,6 +67,10 @@ impl Scratch {
             up: f(dims.ff)?,
             acts: zeroed(plan.act_bytes / 4, "quantized activations")?,
             rope: zeroed(plan.rope_bytes / 4, "the RoPE cache")?,
+            gelu: match model.config().flags.ffn_act {
+                FfnActivation::GeluTanh => Some(GeluTable::new()?),
+                FfnActivation::Silu => None,
+            },
             attn_scratch: alloc::vec![AttnScratch::new(
                 plan.n_ctx,
                 model.config().head_dim,
@@ -129,7 +136,7 @@ pub(crate) fn forward(
     let c = model.config();
     let n = tokens.len();
     let n_embd = c.n_embd;
-    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, attn_scratch, pool, .. } = s;
+    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, gelu, attn_scratch, pool, .. } = s;
     let mut qin = QuantizedInput::new(model.kernels, acts).with_pool(pool);
 
     let eps = c.rms_eps;
@@ -234,7 +241,10 @@ pub(crate) fn forward(
         )?;
         match c.flags.ffn_act {
             FfnActivation::Silu => swiglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
-            FfnActivation::GeluTanh => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+            FfnActivation::GeluTanh => match gelu {
+                Some(t) => t.geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+                None => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+            },
         }
         qin.invalidate();
         qin.matmul(&w.ffn_down, gate, n, &mut xn[..n * n_embd])?;

@@ -134,6 +134,42 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// ggml's GELU table (`ggml_table_gelu_f16`): `f16(gelu_tanh(h))` for every f16 `h`, 128 KiB,
+/// built once per session of a GELU model. [`GeluTable::geglu`] gives the bits of [`geglu`]
+/// with a table lookup instead of a `tanhf` per value, as ggml's CPU backend does.
+#[derive(Clone, Debug)]
+pub struct GeluTable(alloc::vec::Vec<u16>);
+
+impl GeluTable {
+    /// Fill the table (65 536 `tanhf`).
+    pub fn new() -> crate::error::Result<Self> {
+        let mut t: alloc::vec::Vec<u16> = crate::error::zeroed(1 << 16, "the GELU table")?;
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = f32_to_f16(gelu_tanh(half::f16::from_bits(i as u16).to_f32())).to_bits();
+        }
+        Ok(Self(t))
+    }
+
+    /// [`gelu_ggml`] through the table.
+    #[inline]
+    pub fn gelu(&self, x: f32) -> f32 {
+        if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x
+        } else {
+            half::f16::from_bits(self.0[usize::from(f32_to_f16(x).to_bits())]).to_f32()
+        }
+    }
+
+    /// [`geglu`] through the table: the same bits.
+    pub fn geglu(&self, gate: &mut [f32], up: &[f32]) {
+        for (g, &u) in gate.iter_mut().zip(up) {
+            *g = self.gelu(*g) * u;
+        }
+    }
+}
+
 /// Soft-capping in place as llama.cpp builds it: `scale(1/cap)`, `tanh`, `scale(cap)`.
 pub fn softcap(x: &mut [f32], cap: f32) {
     let inv = 1.0f32 / cap;
@@ -275,5 +311,27 @@ mod tests {
     fn silu_values() {
         assert_eq!(silu(0.0), 0.0);
         assert!((silu(2.0) - 2.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
+    }
+
+    /// The table gives [`gelu_ggml`]'s bits for every f16 input and around the ±10 cut-offs.
+    #[test]
+    fn gelu_table_equals_gelu_ggml() {
+        let t = GeluTable::new().unwrap();
+        let same = |x: f32| {
+            let (a, b) = (t.gelu(x), gelu_ggml(x));
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{x}: {a} vs {b}");
+        };
+        for i in 0..=u16::MAX {
+            same(half::f16::from_bits(i).to_f32());
+        }
+        for x in [-10.0f32, 10.0, -9.999, 9.999, 10.001, -10.001, 1e30, -1e30, 0.1, -0.3e-5] {
+            same(x);
+        }
+        let mut g = [0.5f32, -11.0, 12.0, 3.3];
+        let mut h = g;
+        let up = [2.0f32, 3.0, -1.0, 0.25];
+        geglu(&mut g, &up);
+        t.geglu(&mut h, &up);
+        assert_eq!(g, h);
     }
 }
