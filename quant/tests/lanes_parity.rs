@@ -48,8 +48,11 @@ fn tiers() -> Vec<&'static Kernels> {
     out
 }
 
+/// A generator of one input value.
+type Gen = Box<dyn Fn(&mut Rng) -> f32>;
+
 /// The input families: (name, generator of one value).
-fn families() -> Vec<(&'static str, Box<dyn Fn(&mut Rng) -> f32>)> {
+fn families() -> Vec<(&'static str, Gen)> {
     vec![
         ("unit", Box::new(|r: &mut Rng| r.unit())),
         ("wide", Box::new(|r: &mut Rng| r.wide(-30, 12))),
