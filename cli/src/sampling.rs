@@ -3,9 +3,10 @@
 use emberlm::sampler::{SamplerChain, SamplerParams};
 use emberlm::{KvType, Model, SessionOptions};
 
-/// The default of `-t/--threads`: the one place to change it.
+/// The default of `-t/--threads`: the one place to change it (the platform's policy: physical
+/// cores on a desktop, the Pi policy on a Raspberry Pi).
 pub fn default_threads() -> usize {
-    1
+    crate::platform::default_threads()
 }
 
 /// Sampler flags (defaults: llama.cpp's `common_params_sampling`).

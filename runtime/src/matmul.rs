@@ -318,7 +318,7 @@ impl<'s> QuantizedInput<'s> {
             // Decoding: split the weight rows (each thread streams its own share of W), in
             // whole tiles of the multi-row kernels where the row count allows.
             let unit = if w.n_rows % 8 == 0 { 8 } else { 1 };
-            self.pool.split_mut(y, unit, &|units, part| {
+            self.pool.split_many_mut(&mut [y], unit, &|_, units, part| {
                 let rows = units.start * unit..units.end * unit;
                 if matmul_rows(kernels, w, acts, 1, rows, part).is_err() {
                     failed.store(true, Ordering::Relaxed);

@@ -31,6 +31,10 @@ pub const MAX_THREADS: usize = 64;
 /// fewer have less overhead).
 const PARTS_PER_THREAD: usize = 4;
 
+/// Parts per thread of [`Pool::split_many_mut`], which the decoding step's products use: one
+/// contiguous share of the weight rows per thread streams best and synchronises least.
+const MANY_PARTS_PER_THREAD: usize = 1;
+
 /// The work of one part in [`Pool::split_mut_with`]: its range in units, its data, the thread's
 /// scratch.
 pub type PartFn<'f, T, S> = dyn Fn(Range<usize>, &mut [T], &mut S) + Sync + 'f;
@@ -192,7 +196,7 @@ impl Pool {
         let total: usize = data.iter().map(|d| d.len() / unit).sum();
         // Σ ceil(len_i / per_part) <= n_parts + data.len() <= MAX_PARTS slots
         let n_parts =
-            (self.n_threads * PARTS_PER_THREAD).min(total).min(MAX_PARTS.saturating_sub(data.len()));
+            (self.n_threads * MANY_PARTS_PER_THREAD).min(total).min(MAX_PARTS.saturating_sub(data.len()));
         if self.n_threads <= 1 || n_parts <= 1 {
             for (i, d) in data.iter_mut().enumerate() {
                 let n = d.len() / unit;
