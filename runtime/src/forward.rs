@@ -97,20 +97,26 @@ impl Scratch {
     }
 }
 
+/// The RoPE of layer `il` (local layers have their own base).
+fn rope_params<'m>(model: &'m Model<'_>, il: usize) -> RopeParams<'m> {
+    let c = model.config();
+    let spec = &c.layers[il];
+    RopeParams {
+        kind: c.rope.kind,
+        n_dims: c.rope.n_dims,
+        freq_base: spec.rope_freq_base,
+        freq_scale: spec.rope_freq_scale,
+        freq_factors: model.rope_freqs,
+    }
+}
+
 /// Rotate the RoPE'd key `key` (`k_dim` values, all heads) of layer `il` by `-d` positions, as
 /// llama.cpp's context shift does (`ggml_rope_ext` with a position delta): RoPE angles are linear
 /// in the position, so rotating a key made at `p` by `-d` makes it the key of `p - d`. `cache`
 /// holds `head_dim` f32.
 pub(crate) fn rerotate_key(model: &Model<'_>, il: usize, d: usize, cache: &mut [f32], key: &mut [f32]) {
     let c = model.config();
-    let spec = &c.layers[il];
-    let rp = RopeParams {
-        kind: c.rope.kind,
-        n_dims: c.rope.n_dims,
-        freq_base: spec.rope_freq_base,
-        freq_scale: spec.rope_freq_scale,
-        freq_factors: model.rope_freqs,
-    };
+    let rp = rope_params(model, il);
     rope_cache(&rp, d, cache);
     // The inverse rotation: cos(-a) = cos(a), sin(-a) = -sin(a).
     cache[..rp.n_dims].chunks_exact_mut(2).for_each(|cs| cs[1] = -cs[1]);
@@ -176,13 +182,7 @@ pub(crate) fn forward(
             }
         }
 
-        let rp = RopeParams {
-            kind: c.rope.kind,
-            n_dims: c.rope.n_dims,
-            freq_base: spec.rope_freq_base,
-            freq_scale: spec.rope_freq_scale,
-            freq_factors: model.rope_freqs,
-        };
+        let rp = rope_params(model, il);
         let shape = AttnShape::new(spec, hd, c.head_dim_v, kq_scale);
         let o_dim = spec.n_head * c.head_dim_v;
         // A batch whose keys all fit in the layer's cache without wrapping its ring stores every
