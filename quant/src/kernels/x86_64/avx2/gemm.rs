@@ -16,7 +16,7 @@ use super::util::{hsum8_epi32, load128_head, prefetch, store_ps};
 const PREFETCH_TILES: usize = 2;
 
 /// Activation rows computed per pass over a tile of weight rows.
-pub(super) const TOKENS: usize = 4;
+pub(super) const TOKENS: usize = 8;
 
 /// Checks the operands of a [`crate::kernels::GemmFn`] (whole rows, output long enough, output
 /// rows that do not overlap) and returns `(n_rows, n_tok)`; `None` for an empty product.
