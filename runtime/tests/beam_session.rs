@@ -9,7 +9,7 @@ use emberlm::convert::llama2c::WeightType;
 use emberlm::models::{Gguf, MappedFile};
 use emberlm::sampler::{BeamError, BeamParams, BeamResult, beam_search_session};
 use emberlm::{Error, Model, Session, SessionOptions};
-use support::{argmax, load, read_stories, run_c_text, session, stories_gguf};
+use support::{argmax, load, read_stories, run_c_text, session, smollm2, stories_gguf};
 
 const OPTS: SessionOptions =
     SessionOptions { n_ctx: 256, n_batch: 64, kv_type: emberlm::KvType::F16, n_threads: 1 };
@@ -170,30 +170,6 @@ fn bad_requests_are_errors_and_leave_the_session_alone() {
     let n = 16 - prompt.len() + 1;
     let r = beam_search_session(&mut s, &prompt, &params(3, n, vec![])).unwrap();
     assert_eq!(r.best().unwrap().tokens.len(), n);
-}
-
-/// The SmolLM2 GGUF from `$EMBERLM_MODELS` (default `~/.cache/emberlm/models`), or `None`
-/// after printing SKIPPED; absent with `EMBERLM_REQUIRE_MODELS=1` is a failure (as in
-/// emberlm-tests, which this crate does not depend on).
-fn smollm2() -> Option<std::path::PathBuf> {
-    let dir = std::env::var_os("EMBERLM_MODELS").map_or_else(
-        || {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/emberlm/models")
-        },
-        std::path::PathBuf::from,
-    );
-    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("EMBERLM_REQUIRE_MODELS").map_or(true, |v| v != "1"),
-        "{} missing and EMBERLM_REQUIRE_MODELS=1",
-        p.display()
-    );
-    println!("SKIPPED: {} not found", p.display());
-    None
 }
 
 #[test]

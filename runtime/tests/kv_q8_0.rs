@@ -7,13 +7,11 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use emberlm::convert::llama2c::WeightType;
 use emberlm::models::{Gguf, Hparams, MappedFile};
 use emberlm::tokenizer::Tokenizer;
 use emberlm::{Error, KvType, Model, Session, SessionOptions};
-use support::{read_stories, stories_gguf};
+use support::{read_stories, smollm2, stories_gguf};
 
 #[test]
 fn q8_0_cache_needs_heads_of_whole_blocks() {
@@ -28,19 +26,6 @@ fn q8_0_cache_needs_heads_of_whole_blocks() {
     }
     assert_eq!(KvType::from_name("Q8_0"), Some(KvType::Q8_0));
     assert_eq!(KvType::from_name("q4_0"), None);
-}
-
-fn smollm2() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMBERLM_MODELS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm/models")
-    });
-    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(std::env::var("EMBERLM_REQUIRE_MODELS").as_deref() != Ok("1"), "{} is missing", p.display());
-    println!("SKIPPED: {} not found", p.display());
-    None
 }
 
 fn log_softmax(row: &[f32]) -> Vec<f64> {

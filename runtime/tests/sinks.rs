@@ -14,13 +14,11 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use emberlm::convert::llama2c::WeightType;
 use emberlm::models::{Gguf, MappedFile};
 use emberlm::tokenizer::Tokenizer;
 use emberlm::{Error, KvType, Model, Session, SessionOptions};
-use support::{argmax, stories_gguf};
+use support::{argmax, smollm2, stories_gguf};
 
 #[test]
 fn stories260k_generates_four_contexts_with_sinks() {
@@ -53,19 +51,6 @@ fn stories260k_generates_four_contexts_with_sinks() {
         s.shift(3, 0).unwrap();
         assert_eq!(s.n_past(), n);
     }
-}
-
-fn smollm2() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMBERLM_MODELS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm/models")
-    });
-    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(std::env::var("EMBERLM_REQUIRE_MODELS").as_deref() != Ok("1"), "{} is missing", p.display());
-    println!("SKIPPED: {} not found", p.display());
-    None
 }
 
 /// `-ln p(next)` under `row`.

@@ -117,3 +117,20 @@ pub fn load<'a>(gguf: &Gguf<'a>) -> (Model<'a>, Tokenizer) {
 pub fn session<'m, 'a>(model: &'m Model<'a>, opts: SessionOptions) -> Session<'m, 'a> {
     Session::new(model, opts).expect("session")
 }
+
+/// The SmolLM2 GGUF from `$EMBERLM_MODELS` (default `~/.cache/emberlm/models`), or `None` after
+/// printing SKIPPED; absent with `EMBERLM_REQUIRE_MODELS=1` is a failure (as in emberlm-tests,
+/// which this crate does not depend on).
+#[allow(dead_code)] // not every test file uses it
+pub fn smollm2() -> Option<PathBuf> {
+    let dir = std::env::var_os("EMBERLM_MODELS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm/models")
+    });
+    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    if p.is_file() {
+        return Some(p);
+    }
+    assert!(std::env::var("EMBERLM_REQUIRE_MODELS").as_deref() != Ok("1"), "{} is missing", p.display());
+    println!("SKIPPED: {} not found", p.display());
+    None
+}
