@@ -18,11 +18,7 @@ use std::time::Instant;
 
 use bytemuck::Zeroable;
 use emberlm::models::{Gguf, GgufWriter, MappedFile, QuantType, TensorView};
-use emberlm::quant::Format;
-use emberlm::quant::formats::{
-    bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
-    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
-};
+use emberlm::quant::{Format, with_format};
 
 use crate::progress;
 
@@ -299,75 +295,6 @@ fn layer_of(name: &str) -> i64 {
         .and_then(|r| r.split('.').next())
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or(-1)
-}
-
-/// Dispatch on a runtime type to the format implementing it.
-macro_rules! with_format {
-    ($ty:expr, $F:ident => $body:expr, _ => $other:expr) => {
-        match $ty {
-            QuantType::F32 => {
-                type $F = F32;
-                $body
-            }
-            QuantType::F16 => {
-                type $F = F16;
-                $body
-            }
-            QuantType::BF16 => {
-                type $F = BF16;
-                $body
-            }
-            QuantType::Q4_0 => {
-                type $F = Q4_0;
-                $body
-            }
-            QuantType::Q4_1 => {
-                type $F = Q4_1;
-                $body
-            }
-            QuantType::Q5_0 => {
-                type $F = Q5_0;
-                $body
-            }
-            QuantType::Q5_1 => {
-                type $F = Q5_1;
-                $body
-            }
-            QuantType::Q8_0 => {
-                type $F = Q8_0;
-                $body
-            }
-            QuantType::Q8_1 => {
-                type $F = Q8_1;
-                $body
-            }
-            QuantType::Q2K => {
-                type $F = Q2K;
-                $body
-            }
-            QuantType::Q3K => {
-                type $F = Q3K;
-                $body
-            }
-            QuantType::Q4K => {
-                type $F = Q4K;
-                $body
-            }
-            QuantType::Q5K => {
-                type $F = Q5K;
-                $body
-            }
-            QuantType::Q6K => {
-                type $F = Q6K;
-                $body
-            }
-            QuantType::Q8K => {
-                type $F = Q8K;
-                $body
-            }
-            _ => $other,
-        }
-    };
 }
 
 /// Every value of `t` as f32.

@@ -65,3 +65,44 @@ pub trait Format: 'static {
 pub const fn blocks_for<F: Format>(n: usize) -> Option<usize> {
     if n % F::ELEMS == 0 { Some(n / F::ELEMS) } else { None }
 }
+
+/// The expansion of [`with_format!`] and [`with_weight_format!`]: a `match` on a
+/// [`QuantType`] with one arm per listed format.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __match_formats {
+    ($ty:expr, $F:ident => $body:expr, _ => $other:expr; $($v:ident => $m:ident :: $f:ident),* $(,)?) => {
+        match $ty {
+            $($crate::QuantType::$v => {
+                type $F = $crate::formats::$m::$f;
+                $body
+            })*
+            _ => $other,
+        }
+    };
+}
+
+/// Run `$body` with `$F` bound to the [`Format`] of the run-time type `$ty`, or evaluate `$other`
+/// for a type that is not a matmul weight: every format with a dot product in the
+/// [`Kernels`] tables (not the activation-only `Q8_1` / `Q8_K`, not the integer types).
+#[macro_export]
+macro_rules! with_weight_format {
+    ($ty:expr, $F:ident => $body:expr, _ => $other:expr) => {
+        $crate::__match_formats!($ty, $F => $body, _ => $other;
+            F32 => f32::F32, F16 => f16::F16, BF16 => bf16::BF16, Q4_0 => q4_0::Q4_0,
+            Q4_1 => q4_1::Q4_1, Q5_0 => q5_0::Q5_0, Q5_1 => q5_1::Q5_1, Q8_0 => q8_0::Q8_0,
+            Q2K => q2_k::Q2K, Q3K => q3_k::Q3K, Q4K => q4_k::Q4K, Q5K => q5_k::Q5K, Q6K => q6_k::Q6K)
+    };
+}
+
+/// [`with_weight_format!`] over every format of this crate (adds `Q8_1` and `Q8_K`).
+#[macro_export]
+macro_rules! with_format {
+    ($ty:expr, $F:ident => $body:expr, _ => $other:expr) => {
+        $crate::__match_formats!($ty, $F => $body, _ => $other;
+            F32 => f32::F32, F16 => f16::F16, BF16 => bf16::BF16, Q4_0 => q4_0::Q4_0,
+            Q4_1 => q4_1::Q4_1, Q5_0 => q5_0::Q5_0, Q5_1 => q5_1::Q5_1, Q8_0 => q8_0::Q8_0,
+            Q8_1 => q8_1::Q8_1, Q2K => q2_k::Q2K, Q3K => q3_k::Q3K, Q4K => q4_k::Q4K,
+            Q5K => q5_k::Q5K, Q6K => q6_k::Q6K, Q8K => q8_k::Q8K)
+    };
+}

@@ -14,10 +14,7 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm_models::TensorView;
-use emberlm_quant::formats::{
-    bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
-    q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
-};
+use emberlm_quant::formats::{bf16::BF16, f16::F16, f32::F32, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K};
 use emberlm_quant::kernels::{QuantizeFn, gemm_by_dot};
 use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
 
@@ -27,67 +24,7 @@ use crate::threads::Pool;
 /// The pool of a [`QuantizedInput`] made without one: the calling thread alone.
 static SINGLE_THREAD: Pool = Pool::single();
 
-/// Run `$body` with `$F` bound to the [`Format`] implementing weight type `$ty`, or evaluate
-/// `$other` for types that cannot be matmul weights (activation-only formats, integers).
-macro_rules! with_weight_format {
-    ($ty:expr, $F:ident => $body:expr, _ => $other:expr) => {
-        match $ty {
-            QuantType::F32 => {
-                type $F = F32;
-                $body
-            }
-            QuantType::F16 => {
-                type $F = F16;
-                $body
-            }
-            QuantType::BF16 => {
-                type $F = BF16;
-                $body
-            }
-            QuantType::Q4_0 => {
-                type $F = Q4_0;
-                $body
-            }
-            QuantType::Q4_1 => {
-                type $F = Q4_1;
-                $body
-            }
-            QuantType::Q5_0 => {
-                type $F = Q5_0;
-                $body
-            }
-            QuantType::Q5_1 => {
-                type $F = Q5_1;
-                $body
-            }
-            QuantType::Q8_0 => {
-                type $F = Q8_0;
-                $body
-            }
-            QuantType::Q2K => {
-                type $F = Q2K;
-                $body
-            }
-            QuantType::Q3K => {
-                type $F = Q3K;
-                $body
-            }
-            QuantType::Q4K => {
-                type $F = Q4K;
-                $body
-            }
-            QuantType::Q5K => {
-                type $F = Q5K;
-                $body
-            }
-            QuantType::Q6K => {
-                type $F = Q6K;
-                $body
-            }
-            _ => $other,
-        }
-    };
-}
+use emberlm_quant::with_weight_format;
 
 /// Activation formats: where a kernel table keeps each one's quantizer (the tiers vectorize
 /// f16 and the 8-bit formats; f32 is a copy and bf16 stays the scalar spec everywhere).
@@ -456,6 +393,9 @@ mod tests {
     use alloc::vec::Vec;
 
     use bytemuck::Zeroable;
+    use emberlm_quant::formats::{
+        q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0, q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K,
+    };
 
     use super::*;
 
