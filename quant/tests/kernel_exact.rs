@@ -11,9 +11,12 @@
 //!
 //! A tier this CPU cannot run prints `SKIPPED: ...` and returns.
 
+mod common;
+
 use std::io::Write;
 
 use bytemuck::{Pod, Zeroable};
+use common::{Rng, tier_kernels};
 use emberlm_quant::formats::q4_0::Q4_0;
 use emberlm_quant::formats::q4_1::Q4_1;
 use emberlm_quant::formats::q5_0::Q5_0;
@@ -25,34 +28,20 @@ use half::f16;
 
 type ActBlock<F> = <<F as Format>::Activation as Format>::Block;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    /// A finite f16 of any sign and magnitude (subnormals and zero included).
-    fn scale(&mut self) -> f16 {
-        loop {
-            let h = f16::from_bits(self.next() as u16);
-            if h.is_finite() {
-                return h;
-            }
+/// A finite f16 of any sign and magnitude (subnormals and zero included).
+fn any_scale(rng: &mut Rng) -> f16 {
+    loop {
+        let h = f16::from_bits(rng.next_u64() as u16);
+        if h.is_finite() {
+            return h;
         }
     }
-    fn value(&mut self) -> f32 {
-        // mostly O(1), sometimes huge (the "massive activations" of real models)
-        let x = (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
-        if self.below(50) == 0 { x * 300.0 } else { x }
-    }
+}
+
+/// Mostly O(1), sometimes huge (the "massive activations" of real models).
+fn value(rng: &mut Rng) -> f32 {
+    let x = rng.unit();
+    if rng.below(50) == 0 { x * 300.0 } else { x }
 }
 
 /// A block of random bytes whose leading `n_scales` f16 fields (every legacy block starts with
@@ -60,17 +49,15 @@ impl Rng {
 fn random_block<B: Pod>(rng: &mut Rng, n_scales: usize) -> B {
     let mut b = B::zeroed();
     let bytes = bytemuck::bytes_of_mut(&mut b);
-    for x in bytes.iter_mut() {
-        *x = rng.next() as u8;
-    }
+    rng.fill(bytes);
     for i in 0..n_scales {
-        bytes[2 * i..2 * i + 2].copy_from_slice(&rng.scale().to_bits().to_le_bytes());
+        bytes[2 * i..2 * i + 2].copy_from_slice(&any_scale(rng).to_bits().to_le_bytes());
     }
     b
 }
 
 fn quantized<F: Format>(rng: &mut Rng, n_blocks: usize) -> Vec<F::Block> {
-    let x: Vec<f32> = (0..n_blocks * F::ELEMS).map(|_| rng.value()).collect();
+    let x: Vec<f32> = (0..n_blocks * F::ELEMS).map(|_| value(rng)).collect();
     let mut out = vec![F::Block::zeroed(); n_blocks];
     F::quantize(&x, &mut out);
     out
@@ -93,14 +80,6 @@ fn operands<F: Format>(
     }
 }
 
-fn tier_kernels(tier: Tier, what: &str) -> Option<&'static Kernels> {
-    let k = Kernels::for_tier(tier);
-    if k.is_none() {
-        let _ = writeln!(std::io::stderr(), "SKIPPED: tier {tier} not supported on this CPU ({what})");
-    }
-    k
-}
-
 /// `(scales in a weight block, scales in an activation block)`.
 fn scales<F: Format>() -> (usize, usize) {
     use emberlm_quant::QuantType as T;
@@ -113,7 +92,7 @@ fn scales<F: Format>() -> (usize, usize) {
 fn dot_same_bits<F: Format + Dispatch>(tier: Tier) {
     let Some(k) = tier_kernels(tier, &format!("{} dot bits", F::TYPE)) else { return };
     let (ws, as_) = scales::<F>();
-    let mut rng = Rng(u64::from(F::TYPE.id()) << 8 | tier as u64);
+    let mut rng = Rng::new(u64::from(F::TYPE.id()) << 8 | tier as u64);
     for nb in [0, 1, 2, 3, 7, 18, 48, 64] {
         for round in 0..40 {
             let (w, a) = operands::<F>(&mut rng, ws, as_, nb, nb);
@@ -135,11 +114,11 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
         return;
     };
     let (ws, as_) = scales::<F>();
-    let mut rng = Rng(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
+    let mut rng = Rng::new(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for rb in [1, 3, 18] {
         for n_rows in [1, 7, 8, 9, 16, 21] {
             for n_tok in [1, 2, 4, 5, 9] {
-                let stride = n_rows + rng.below(3);
+                let stride = n_rows + rng.below(3) as usize;
                 let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
                 let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
                 let mut got = want.clone();
@@ -185,7 +164,7 @@ exact_tests! { q4_0: Q4_0, q4_1: Q4_1, q5_0: Q5_0, q5_1: Q5_1, q8_0: Q8_0 }
 /// The spec's gemm is the dot per value, token-major with the stride.
 #[test]
 fn gemm_by_dot_layout() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let (w, a) = operands::<Q8_0>(&mut rng, 1, 1, 3 * 2, 2 * 2);
     let mut out = vec![-1.0f32; 2 * 5];
     gemm_by_dot::<Q8_0>(Q8_0::vec_dot, &w, &a, 2, &mut out, 5);

@@ -8,29 +8,11 @@
 //! magnitudes (down to f16 subnormals, up to values whose sums overflow to infinity). A tier the
 //! CPU (or build) cannot run prints `SKIPPED` and returns.
 
+mod common;
+
+use common::Rng;
 use emberlm_quant::{Kernels, Tier, lanes};
 use half::f16;
-
-/// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-    /// Random sign and mantissa, exponent spread over `2^lo ..= 2^hi`.
-    fn wide(&mut self, lo: i32, hi: i32) -> f32 {
-        let e = lo + (self.next() % (hi - lo + 1) as u64) as i32;
-        self.unit() * 2f32.powi(e)
-    }
-}
 
 const LENGTHS: &[usize] = &[
     0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 39, 40, 47, 48, 56, 63, 64, 65, 80, 95, 96, 100, 127,
@@ -59,7 +41,7 @@ fn families() -> Vec<(&'static str, Gen)> {
         // SmolLM2-like massive activations: mostly small, a few in the thousands.
         (
             "massive",
-            Box::new(|r: &mut Rng| if r.next() % 61 == 0 { r.unit() * 3000.0 } else { r.unit() * 0.1 }),
+            Box::new(|r: &mut Rng| if r.next_u64() % 61 == 0 { r.unit() * 3000.0 } else { r.unit() * 0.1 }),
         ),
         ("overflowing", Box::new(|r: &mut Rng| r.wide(100, 127))),
         ("probabilities", Box::new(|r: &mut Rng| r.wide(-40, 0).abs())),

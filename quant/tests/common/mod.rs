@@ -2,7 +2,12 @@
 //! `quant/tests/fixtures/` (see the README there) and comparing floats bit for bit.
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod rng;
+
 use std::path::PathBuf;
+
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use rng::{Rng, tier_kernels};
 
 /// Number of values in `input.f32` and in every `*.deq.f32` fixture.
 pub const FIXTURE_VALUES: usize = 4096;
@@ -41,4 +46,23 @@ pub fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
             w.to_bits()
         );
     }
+}
+
+/// One `#[test]` per SIMD tier (`avx2`, `neon`, `dotprod`) running `$run(tier)`.
+#[allow(unused_macros)]
+macro_rules! tier_tests {
+    ($run:expr) => {
+        #[test]
+        fn avx2() {
+            ($run)(Tier::Avx2)
+        }
+        #[test]
+        fn neon() {
+            ($run)(Tier::Neon)
+        }
+        #[test]
+        fn dotprod() {
+            ($run)(Tier::Dotprod)
+        }
+    };
 }
