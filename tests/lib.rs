@@ -66,3 +66,28 @@ pub fn kl_base(name: &str) -> Option<PathBuf> {
     println!("SKIPPED: {} not found (run scripts/make-kl-bases.sh)", p.display());
     None
 }
+
+/// Judge an `emberlm perplexity --kl-divergence --json` result the way llama.cpp judges its own
+/// quantizations, against issue 3's bar: at least 3 000 positions at context `ctx`, mean KLD
+/// <= 0.008, same top >= 94 %, PPL within 1 % of the base's. Prints the numbers under `label`.
+pub fn assert_kl_bar(label: &str, ctx: u32, json: &[u8]) {
+    let j: serde_json::Value = serde_json::from_slice(json).expect("perplexity --json output");
+    let num = |v: &serde_json::Value| v.as_f64().expect("a number in perplexity's JSON");
+    let kld = num(&j["kld"]["value"]);
+    let same_top = num(&j["same_top"]["value"]);
+    let ratio = num(&j["ppl_ratio"]["value"]);
+    println!(
+        "{label} -c {ctx}: {} positions, PPL ours {:.4} llama.cpp {:.4} (ratio {ratio:.4}), mean KLD \
+         {kld:.6}, 99% KLD {:.5}, same top {:.2} %",
+        j["count"],
+        num(&j["ppl"]["value"]),
+        num(&j["ppl_base"]["value"]),
+        num(&j["kld_percentiles"]["99"]),
+        100.0 * same_top
+    );
+    assert_eq!(j["n_ctx"].as_u64(), Some(u64::from(ctx)));
+    assert!(j["count"].as_u64().unwrap_or(0) >= 3000, "too few positions compared");
+    assert!(kld <= 0.008, "mean KLD {kld} > 0.008");
+    assert!(same_top >= 0.94, "same top {same_top} < 94 %");
+    assert!((ratio - 1.0).abs() <= 0.01, "PPL ratio {ratio} not within 1 %");
+}

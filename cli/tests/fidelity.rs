@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use emberlm_tests::{SMOLLM2, cache_dir, kl_base, kl_dir, model_path};
-use serde_json::Value;
 
 fn emberlm(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_emberlm")).args(args).output().expect("run emberlm")
@@ -32,24 +31,7 @@ fn check(ctx: u32) {
         "--json",
     ]);
     assert!(out.status.success(), "perplexity failed: {}", String::from_utf8_lossy(&out.stderr));
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let kld = j["kld"]["value"].as_f64().unwrap();
-    let same_top = j["same_top"]["value"].as_f64().unwrap();
-    let ratio = j["ppl_ratio"]["value"].as_f64().unwrap();
-    println!(
-        "-c {ctx}: {} positions, PPL ours {:.4} llama.cpp {:.4} (ratio {ratio:.4}), mean KLD {kld:.6}, \
-         99% KLD {:.5}, same top {:.2} %",
-        j["count"],
-        j["ppl"]["value"].as_f64().unwrap(),
-        j["ppl_base"]["value"].as_f64().unwrap(),
-        j["kld_percentiles"]["99"].as_f64().unwrap(),
-        100.0 * same_top
-    );
-    assert_eq!(j["n_ctx"].as_u64().unwrap(), u64::from(ctx));
-    assert!(j["count"].as_u64().unwrap() >= 3000, "too few positions compared");
-    assert!(kld <= 0.008, "mean KLD {kld} > 0.008");
-    assert!(same_top >= 0.94, "same top {same_top} < 94 %");
-    assert!((ratio - 1.0).abs() <= 0.01, "PPL ratio {ratio} not within 1 %");
+    emberlm_tests::assert_kl_bar("smollm2", ctx, &out.stdout);
 }
 
 #[test]

@@ -25,7 +25,6 @@ use emberlm::models::ModelConfig;
 use emberlm::models::arch::Attention;
 use emberlm::{Model, Session, SessionOptions};
 use emberlm_tests::{GEMMA3, kl_base, model_path};
-use serde_json::Value;
 
 fn check(ctx: u32) {
     let Some(model) = model_path(GEMMA3) else { return };
@@ -36,24 +35,7 @@ fn check(ctx: u32) {
         .output()
         .expect("run emberlm");
     assert!(out.status.success(), "perplexity failed: {}", String::from_utf8_lossy(&out.stderr));
-    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let kld = j["kld"]["value"].as_f64().unwrap();
-    let same_top = j["same_top"]["value"].as_f64().unwrap();
-    let ratio = j["ppl_ratio"]["value"].as_f64().unwrap();
-    println!(
-        "gemma3 -c {ctx}: {} positions, PPL ours {:.4} llama.cpp {:.4} (ratio {ratio:.4}), mean KLD {kld:.6}, \
-         99% KLD {:.5}, same top {:.2} %",
-        j["count"],
-        j["ppl"]["value"].as_f64().unwrap(),
-        j["ppl_base"]["value"].as_f64().unwrap(),
-        j["kld_percentiles"]["99"].as_f64().unwrap(),
-        100.0 * same_top
-    );
-    assert_eq!(j["n_ctx"].as_u64().unwrap(), u64::from(ctx));
-    assert!(j["count"].as_u64().unwrap() >= 3000, "too few positions compared");
-    assert!(kld <= 0.008, "mean KLD {kld} > 0.008");
-    assert!(same_top >= 0.94, "same top {same_top} < 94 %");
-    assert!((ratio - 1.0).abs() <= 0.01, "PPL ratio {ratio} not within 1 %");
+    emberlm_tests::assert_kl_bar("gemma3", ctx, &out.stdout);
 }
 
 #[test]
