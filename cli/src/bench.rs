@@ -270,14 +270,17 @@ pub fn run(args: &Args) -> Result<(), String> {
     let n_params: u64 = gguf.tensors().iter().map(|t| t.n_elements()).sum();
     let model_size = gguf.tensors().iter().map(|t| t.bytes().len() as u64).sum::<u64>();
     let arch = model.config().arch.to_string();
-    let ftype = model.matrices().map(|m| m.ty()).max_by_key(|t| {
-        model.matrices().filter(|m| m.ty() == *t).map(|m| m.n_rows() * m.n_cols()).sum::<usize>()
+    // llama-bench's label: `general.file_type` as llama.cpp names it; files without one get the
+    // type holding the most weights.
+    let ftype = gguf.opt_u32("general.file_type").ok().flatten().and_then(emberlm::models::file_type_name);
+    let ftype = ftype.map(str::to_string).or_else(|| {
+        let common = model.matrices().map(|m| m.ty()).max_by_key(|t| {
+            model.matrices().filter(|m| m.ty() == *t).map(|m| m.n_rows() * m.n_cols()).sum::<usize>()
+        });
+        common.map(|t| format!("{} (guessed)", t.to_string().to_uppercase()))
     });
-    let model_type = format!(
-        "{arch} {}M {}",
-        (n_params as f64 / 1e6).round(),
-        ftype.map_or_else(|| "?".to_string(), |t| t.to_string().to_uppercase())
-    );
+    let model_type =
+        format!("{arch} {}M {}", (n_params as f64 / 1e6).round(), ftype.as_deref().unwrap_or("?"));
     let file_name = args.model.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
 
     if !args.json {

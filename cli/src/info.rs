@@ -26,6 +26,8 @@ struct Report<'a> {
     gguf: Gguf<'a>,
     hp: Hparams,
     name: Option<&'a str>,
+    /// `general.file_type` and llama.cpp's name for it.
+    file_type: Option<(u32, Option<&'static str>)>,
     n_params: u64,
     estimate: u64,
     tied: bool,
@@ -50,6 +52,10 @@ pub fn run(args: &Args) -> Result<(), String> {
     let report = Report {
         file_size: gguf.file_bytes().len() as u64,
         name: gguf.opt_str("general.name").map_err(|e| format!("{path}: {e}"))?,
+        file_type: gguf
+            .opt_u32("general.file_type")
+            .map_err(|e| format!("{path}: {e}"))?
+            .map(|f| (f, emberlm::models::file_type_name(f))),
         n_params: gguf.tensors().iter().map(|t| t.n_elements()).sum(),
         estimate: hp.llama_param_estimate(tied),
         n_ctx: args.ctx.unwrap_or(if hp.n_ctx_train > 0 { hp.n_ctx_train } else { 4096 }),
@@ -84,6 +90,9 @@ impl Report<'_> {
         let _ = writeln!(w, "gguf version:  {} (alignment {})", self.gguf.version(), self.gguf.alignment());
         let _ = writeln!(w, "architecture:  {}", hp.arch);
         let _ = writeln!(w, "name:          {}", self.name.unwrap_or("(none)"));
+        if let Some((f, name)) = self.file_type {
+            let _ = writeln!(w, "file type:     {} (general.file_type {f})", name.unwrap_or("unknown"));
+        }
         let _ = writeln!(w, "vocab:         {}", hp.n_vocab);
         let _ = writeln!(w, "context:       {} (trained)", hp.n_ctx_train);
         let _ = writeln!(w, "embedding:     {}", hp.n_embd);
@@ -166,6 +175,8 @@ impl Report<'_> {
             "alignment": self.gguf.alignment(),
             "architecture": hp.arch,
             "name": self.name,
+            "file_type": self.file_type.map(|(f, _)| f),
+            "file_type_name": self.file_type.and_then(|(_, n)| n),
             "n_vocab": hp.n_vocab,
             "n_ctx_train": hp.n_ctx_train,
             "n_embd": hp.n_embd,

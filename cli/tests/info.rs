@@ -66,6 +66,8 @@ fn info_on_smollm2_agrees_with_gguf_py() {
     assert_eq!(j["n_head_kv"][0].as_u64().unwrap(), kv_u64(&l, "llama.attention.head_count_kv"));
     // The output projection is tied to token_embd in this file.
     assert_eq!(j["output_tied_to_embedding"], true);
+    assert_eq!(j["file_type"].as_u64().unwrap(), kv_u64(&l, "general.file_type"));
+    assert_eq!(j["file_type_name"], "Q4_1");
     // For a plain llama model the closed-form estimate (tied output counted once) is exact.
     assert_eq!(j["n_params_estimate"], j["n_params"]);
     // KV cache: 30 layers * 2048 positions * 3 kv heads * (64 + 64) * 2 bytes.
@@ -83,6 +85,8 @@ fn info_on_gemma3_agrees_with_gguf_py() {
     let l = listing("gemma3.listing.txt");
     let j = info_json(&model, "8192");
     assert_eq!(j["architecture"], "gemma3");
+    assert_eq!(j["file_type"].as_u64().unwrap(), kv_u64(&l, "general.file_type"));
+    assert_eq!(j["file_type_name"], "Q4_K - Medium");
     assert_eq!(j["n_tensors"].as_u64().unwrap() as usize, l.n_tensors);
     assert_eq!(j["n_params"].as_u64().unwrap(), l.n_params);
     assert_eq!(j["n_embd"].as_u64().unwrap(), kv_u64(&l, "gemma3.embedding_length"));

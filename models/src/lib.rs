@@ -13,6 +13,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod arch;
+pub mod ftype;
 pub mod gguf;
 pub mod hparams;
 #[cfg(feature = "std")]
@@ -20,6 +21,7 @@ mod mmap;
 
 pub use arch::{ConfigError, ModelConfig};
 pub use emberlm_quant::QuantType;
+pub use ftype::file_type_name;
 #[cfg(feature = "std")]
 pub use gguf::{ArrayBuf, GgufWriter};
 pub use gguf::{ArrayView, Gguf, GgufError, MetadataEntry, TensorView, Value, ValueType};
