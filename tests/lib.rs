@@ -37,6 +37,22 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
+/// llama2.c's stories260K (model, tokenizer, reference greedy text): `$EMBERLM_STORIES260K`, else
+/// `../shared/models/stories260K` next to the repository (as the scripts and runtime tests find it).
+pub fn stories260k_dir() -> PathBuf {
+    std::env::var_os("EMBERLM_STORIES260K")
+        .map_or_else(|| repo_root().join("../shared/models/stories260K"), PathBuf::from)
+}
+
+/// The `emberlm` arguments that convert stories260K (f32) into the GGUF file `out`.
+pub fn convert_stories260k_args(out: &str) -> Vec<String> {
+    let dir = stories260k_dir();
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    ["convert", "llama2c", "--model", &path("stories260K.bin"), "--tokenizer", &path("tok512.bin"), "-o", out]
+        .map(String::from)
+        .to_vec()
+}
+
 /// emberlm's cache for reference data: `$EMBERLM_CACHE`, default `~/.cache/emberlm`.
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("EMBERLM_CACHE") {

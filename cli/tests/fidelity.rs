@@ -98,19 +98,11 @@ fn llama_cpp_bin() -> Option<PathBuf> {
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn llama_cpp_runs_our_stories260k_conversion_to_llama2c_text() {
     let Some(bin) = llama_cpp_bin() else { return };
-    let shared = emberlm_tests::repo_root().join("../shared/models/stories260K");
+    let shared = emberlm_tests::stories260k_dir();
     let reference = std::fs::read_to_string(shared.join("greedy-once-upon-a-time.txt")).unwrap();
     let gguf = std::env::temp_dir().join(format!("emberlm-stories-{}.gguf", std::process::id()));
-    let out = emberlm(&[
-        "convert",
-        "llama2c",
-        "--model",
-        shared.join("stories260K.bin").to_str().unwrap(),
-        "--tokenizer",
-        shared.join("tok512.bin").to_str().unwrap(),
-        "-o",
-        gguf.to_str().unwrap(),
-    ]);
+    let args = emberlm_tests::convert_stories260k_args(gguf.to_str().unwrap());
+    let out = emberlm(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let run = Command::new(bin.join("llama-completion"))
         .args(["-m", gguf.to_str().unwrap(), "-p", "Once upon a time", "-n", "200", "--temp", "0"])

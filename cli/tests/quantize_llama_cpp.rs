@@ -93,20 +93,12 @@ fn llama_ppl(bin: &Path, model: &str, text: &str, ctx: &str) -> Vec<(usize, f64)
 #[test]
 fn stories260k_quantized_by_both_is_identical_and_llama_cpp_runs_ours() {
     let Some(bin) = cache_bin() else { return };
-    let shared = emberlm_tests::repo_root().join("../shared/models/stories260K");
+    let shared = emberlm_tests::stories260k_dir();
     let dir = std::env::temp_dir().join(format!("emberlm-q-llama-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = tmp(&dir, "f32.gguf");
-    emberlm(&[
-        "convert",
-        "llama2c",
-        "--model",
-        shared.join("stories260K.bin").to_str().unwrap(),
-        "--tokenizer",
-        shared.join("tok512.bin").to_str().unwrap(),
-        "-o",
-        &src,
-    ]);
+    let args = emberlm_tests::convert_stories260k_args(&src);
+    emberlm(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let text = tmp(&dir, "text.txt");
     let story = std::fs::read_to_string(shared.join("greedy-once-upon-a-time.txt")).unwrap();
     std::fs::write(&text, story.repeat(12)).unwrap();

@@ -19,18 +19,9 @@ fn ok(o: &Output) -> String {
 
 /// stories260K converted by `emberlm convert` (f32) into a per-test file.
 fn stories(tag: &str) -> PathBuf {
-    let shared = emberlm_tests::repo_root().join("../shared/models/stories260K");
     let out = std::env::temp_dir().join(format!("emberlm-beams-{tag}-{}.gguf", std::process::id()));
-    ok(&emberlm(&[
-        "convert",
-        "llama2c",
-        "--model",
-        shared.join("stories260K.bin").to_str().unwrap(),
-        "--tokenizer",
-        shared.join("tok512.bin").to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]));
+    let args = emberlm_tests::convert_stories260k_args(out.to_str().unwrap());
+    ok(&emberlm(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     out
 }
 
