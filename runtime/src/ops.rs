@@ -141,6 +141,9 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
 pub struct GeluTable(alloc::vec::Vec<u16>);
 
 impl GeluTable {
+    /// Bytes of the table.
+    pub const BYTES: usize = (1 << 16) * 2;
+
     /// Fill the table (65 536 `tanhf`).
     pub fn new() -> crate::error::Result<Self> {
         let mut t: alloc::vec::Vec<u16> = crate::error::zeroed(1 << 16, "the GELU table")?;

@@ -3,12 +3,14 @@
 //! and nothing is allocated per token.
 
 use emberlm_models::ModelConfig;
+use emberlm_models::arch::FfnActivation;
 use emberlm_quant::QuantType;
 
 use crate::attention::AttnScratch;
 use crate::error::{Error, Result};
 use crate::kv::{KvCache, KvType};
 use crate::matmul::activation_row_bytes;
+use crate::ops::GeluTable;
 
 /// Sizes of every buffer of a session (weights are borrowed from the file and not counted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,10 +31,14 @@ pub struct MemoryPlan {
     pub scratch_f32: usize,
     /// Bytes of the quantized-activation buffer (a multiple of 4).
     pub act_bytes: usize,
-    /// Bytes of the attention scratch (scores over the context, f16 and q8_0 query heads, a value row).
+    /// Bytes of one thread's attention scratch (scores over the context, f16 and q8_0 query
+    /// heads, a value row); a session running on `n` threads has `n` of them
+    /// ([`MemoryPlan::total_bytes_threads`]).
     pub attn_bytes: usize,
     /// Bytes of the RoPE cache (`cos, sin` of one head's pairs).
     pub rope_bytes: usize,
+    /// Lookup tables: ggml's f16 GELU table (2^16 f16 values) when the FFN uses GELU, else 0.
+    pub table_bytes: usize,
     /// Logits: `n_vocab` f32 values.
     pub logits_bytes: usize,
 }
@@ -102,17 +108,28 @@ impl MemoryPlan {
             act_bytes: act_bytes.div_ceil(4) * 4,
             attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v),
             rope_bytes: config.head_dim * 4,
+            table_bytes: match config.flags.ffn_act {
+                FfnActivation::GeluTanh => GeluTable::BYTES,
+                FfnActivation::Silu => 0,
+            },
             logits_bytes: config.n_vocab * 4,
         })
     }
 
-    /// Bytes of the f32 activation scratch.
+    /// Bytes of the scratch of a single-threaded session: activations (f32 and quantized), one
+    /// attention scratch, the RoPE cache and the lookup tables.
     pub fn scratch_bytes(&self) -> usize {
-        self.scratch_f32 * 4 + self.act_bytes + self.attn_bytes + self.rope_bytes
+        self.scratch_f32 * 4 + self.act_bytes + self.attn_bytes + self.rope_bytes + self.table_bytes
     }
 
-    /// Everything a session allocates.
+    /// Everything a single-threaded session allocates.
     pub fn total_bytes(&self) -> usize {
         self.kv_bytes + self.scratch_bytes() + self.logits_bytes
+    }
+
+    /// Everything a session running on `n_threads` threads allocates (one attention scratch per
+    /// thread; the threads' own stacks are not counted).
+    pub fn total_bytes_threads(&self, n_threads: usize) -> usize {
+        self.total_bytes() + n_threads.saturating_sub(1) * self.attn_bytes
     }
 }

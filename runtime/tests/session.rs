@@ -123,6 +123,9 @@ fn memory_plan_matches_the_sizes_it_promises() {
         // Widest product input: n_ff = 172 values, in f16 for the f16 fallback ffn_down.
         assert!(plan.act_bytes >= 64 * 172 * 2);
         assert_eq!(plan.total_bytes(), plan.kv_bytes + plan.scratch_bytes() + plan.logits_bytes);
+        assert_eq!(plan.table_bytes, 0, "stories260K's FFN is SiLU: no GELU table");
+        assert_eq!(plan.total_bytes_threads(1), plan.total_bytes());
+        assert_eq!(plan.total_bytes_threads(3), plan.total_bytes() + 2 * plan.attn_bytes);
         let s = emberlm::Session::with_plan(&model, plan).unwrap();
         assert_eq!(s.plan(), &plan);
     }
