@@ -24,7 +24,7 @@ use emberlm_quant::formats::q4_1::Q4_1;
 use emberlm_quant::formats::q5_0::Q5_0;
 use emberlm_quant::formats::q5_1::Q5_1;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
-use emberlm_quant::formats::q8_1::{BlockQ8_1, Q8_1};
+use emberlm_quant::formats::q8_1::BlockQ8_1;
 use emberlm_quant::kernels::gemm_by_dot;
 use emberlm_quant::{Dispatch, Format, Kernels, Tier};
 
@@ -112,9 +112,8 @@ fn products<F: Act>(tier: Option<Tier>) {
     let dot = F::dot(k);
 
     for (acts, file) in [(&a, "dot"), (&ar, "rdot")] {
-        let got: Vec<f32> = (0..NT * M)
-            .map(|i| dot(&w[(i % M) * rb..][..rb], &acts[(i / M) * rb..][..rb]))
-            .collect();
+        let got: Vec<f32> =
+            (0..NT * M).map(|i| dot(&w[(i % M) * rb..][..rb], &acts[(i / M) * rb..][..rb])).collect();
         assert_same_bits(&got, &f32s(&format!("{name}.{file}.f32")), &what(&format!("vec_dot ({file})")));
     }
 

@@ -105,6 +105,16 @@ pub(crate) fn quantize_block_i32(x: &[f32; 32]) -> (f32, [i32; 32]) {
     (d, q)
 }
 
+/// `a * b` as x86 computes it: a product of two non-NaN operands that is NaN (`∞ · 0`) is the
+/// x86 "real indefinite" NaN `0xFFC0_0000` (sign set), where aarch64 produces `0x7FC0_0000`; a NaN
+/// operand propagates (quieted) on both. Only the sign of such a NaN differs, and it reaches the
+/// bytes where a NaN is rounded to f16 (`Q8_1`'s `s`: `f16(NaN) = sign | 0x7E00`).
+#[inline]
+pub(crate) fn mul_x86(a: f32, b: f32) -> f32 {
+    let p = a * b;
+    if p.is_nan() && !a.is_nan() && !b.is_nan() { f32::from_bits(0xFFC0_0000) } else { p }
+}
+
 /// `_mm256_packs_epi32` then `_mm256_packs_epi16`: an `i32` saturated to `i8`.
 #[inline]
 pub(crate) fn pack_i8(q: i32) -> i8 {

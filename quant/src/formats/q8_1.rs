@@ -27,7 +27,7 @@ use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
-use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8, pack_i8, quantize_block_i32};
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8, mul_x86, pack_i8, quantize_block_i32};
 use crate::{Format, QuantType};
 
 /// Values per block.
@@ -110,7 +110,7 @@ pub fn quantize_activations(x: &[f32], out: &mut [BlockQ8_1]) {
         let (d, q) = quantize_block_i32(xb.try_into().expect("32 values"));
         y.d = f32_to_f16(d);
         let sum = q.iter().fold(0i32, |s, &q| s.wrapping_add(q));
-        y.s = f32_to_f16(d * sum as f32);
+        y.s = f32_to_f16(mul_x86(d, sum as f32));
         for (o, &q) in y.qs.iter_mut().zip(&q) {
             *o = pack_i8(q);
         }

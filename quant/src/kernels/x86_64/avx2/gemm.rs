@@ -155,7 +155,9 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
         }
     }
     core::array::from_fn(|t| {
-        core::array::from_fn(|i| if ops.min() { hsum_ps(acc[t][i]) + summs[t][i] } else { hsum_ps(acc[t][i]) })
+        core::array::from_fn(
+            |i| if ops.min() { hsum_ps(acc[t][i]) + summs[t][i] } else { hsum_ps(acc[t][i]) },
+        )
     })
 }
 

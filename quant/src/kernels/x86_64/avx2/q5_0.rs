@@ -35,7 +35,12 @@ pub(crate) fn gemm(w: &[BlockQ5_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
 fn ops() -> impl Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
     Ops {
         min: false,
-        expand: |x: &BlockQ5_0| _mm256_or_si256(nibbles_32(&x.qs), _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8))),
+        expand: |x: &BlockQ5_0| {
+            _mm256_or_si256(
+                nibbles_32(&x.qs),
+                _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8)),
+            )
+        },
         load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_i8_pairs_float(q, y),
         wscale: |x: &BlockQ5_0| (f16_to_f32(x.d), 0.0),

@@ -35,7 +35,12 @@ pub(crate) fn gemm(w: &[BlockQ5_1], a: &[BlockQ8_1], row_blocks: usize, out: &mu
 fn ops() -> impl Legacy<X = BlockQ5_1, Y = BlockQ8_1> {
     Ops {
         min: true,
-        expand: |x: &BlockQ5_1| _mm256_or_si256(nibbles_32(&x.qs), _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10))),
+        expand: |x: &BlockQ5_1| {
+            _mm256_or_si256(
+                nibbles_32(&x.qs),
+                _mm256_and_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0x10)),
+            )
+        },
         load: |y: &BlockQ8_1| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_us8_pairs_float(q, y),
         wscale: |x: &BlockQ5_1| (f16_to_f32(x.d), f16_to_f32(x.m)),
