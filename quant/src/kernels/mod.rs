@@ -112,6 +112,8 @@ pub struct Kernels {
     pub gemm_q5_1: Option<GemmFn<Q5_1>>,
     pub gemm_q8_0: Option<GemmFn<Q8_0>>,
     pub quantize_f16: QuantizeFn<F16>,
+    /// Activation quantizers: `Q8_0`/`Q8_1` with llama.cpp's x86 AVX2 semantics
+    /// (`q8_0::quantize_activations`), not the weights' `_ref` quantizer.
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
     pub quantize_q8_k: QuantizeFn<Q8K>,
@@ -144,8 +146,8 @@ impl Kernels {
         gemm_q5_1: None,
         gemm_q8_0: None,
         quantize_f16: F16::quantize,
-        quantize_q8_0: Q8_0::quantize,
-        quantize_q8_1: Q8_1::quantize,
+        quantize_q8_0: crate::formats::q8_0::quantize_activations,
+        quantize_q8_1: crate::formats::q8_1::quantize_activations,
         quantize_q8_k: Q8K::quantize,
         lanes_dot_f32: lanes::dot_f32,
         lanes_dot_f16: lanes::dot_f16,

@@ -12,6 +12,7 @@ pub(crate) mod bf16;
 pub(crate) mod f16;
 pub(crate) mod f32;
 pub(crate) mod lanes;
+pub(crate) mod legacy;
 pub(crate) mod q2_k;
 pub(crate) mod q3_k;
 pub(crate) mod q4_0;
