@@ -32,7 +32,7 @@
 
 use half::f16;
 
-use crate::fma::fmaf;
+use crate::cmath::fmaf;
 use crate::formats::f16::f16_to_f32;
 use crate::vexp::hsum8;
 

@@ -17,7 +17,7 @@ extern crate std;
 #[cfg(target_endian = "big")]
 compile_error!("emberlm-quant reads GGUF blocks in place and supports little-endian targets only");
 
-mod fma;
+pub mod cmath;
 pub mod formats;
 pub mod kernels;
 pub mod lanes;

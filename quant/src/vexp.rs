@@ -14,13 +14,13 @@
 //! values llama.cpp computes on x86-64 (and on aarch64 we therefore match x86-64 llama.cpp, not
 //! ARM llama.cpp, whose NEON `ggml_v_expf` is a different polynomial and uses chunks of 4).
 //!
-//! The scalar remainder uses the `libm` crate's `expf` (FreeBSD's), which is not glibc's: the two
-//! differ by one ulp on some inputs, so a row whose length is not a multiple of 8 can differ from
-//! llama.cpp in its last `n % 8` values. llama.cpp's attention rows are its padded KV length (a
-//! multiple of 256) and the feed-forward widths of the supported models are multiples of 8, so
-//! the remainder is not reached on those paths.
+//! The scalar remainder uses [`crate::cmath::expf`]: with `std` the C library's `expf`, as
+//! llama.cpp; without `std` the `libm` crate's, which differs from glibc's by one ulp on some
+//! inputs, so there a row whose length is not a multiple of 8 can differ from llama.cpp in its
+//! last `n % 8` values (llama.cpp's attention rows are its padded KV length, a multiple of 256,
+//! and the feed-forward widths of the supported models are multiples of 8).
 
-use crate::fma::fmaf;
+use crate::cmath::{expf, fmaf};
 
 /// `0x1.8p23`: adding it rounds to an integer (the shift of `ggml_v_expf`).
 const SHIFT: f32 = f32::from_bits(0x4b40_0000);
@@ -66,7 +66,7 @@ pub fn v_silu(x: f32) -> f32 {
 /// ggml's scalar `ggml_silu_f32`: `x / (1 + expf(-x))` (the remainder of a row).
 #[inline]
 pub fn silu(x: f32) -> f32 {
-    x / (1.0f32 + libm::expf(-x))
+    x / (1.0f32 + expf(-x))
 }
 
 #[inline]
@@ -103,7 +103,7 @@ pub fn softmax_exp(x: &mut [f32], max: f32) -> f64 {
 /// a row, each added to `sum` (the chunks' sum so far) in f64, in order.
 pub fn softmax_exp_rest(x: &mut [f32], max: f32, mut sum: f64) -> f64 {
     for x in x {
-        let e = libm::expf(*x - max);
+        let e = expf(*x - max);
         sum += f64::from(e);
         *x = e;
     }
@@ -161,7 +161,7 @@ mod tests {
             assert_eq!(x[i].to_bits(), v_expf(orig[i] - 1.5).to_bits());
         }
         for i in 8..11 {
-            assert_eq!(x[i].to_bits(), libm::expf(orig[i] - 1.5).to_bits());
+            assert_eq!(x[i].to_bits(), expf(orig[i] - 1.5).to_bits());
         }
         let first: [f32; 8] = x[..8].try_into().unwrap();
         let want = f64::from(hsum8(&first)) + f64::from(x[8]) + f64::from(x[9]) + f64::from(x[10]);

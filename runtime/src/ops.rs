@@ -1,9 +1,15 @@
 //! Element-wise and per-row operations of the forward pass, each with the exact arithmetic of
-//! llama.cpp's scalar CPU code (`ggml/src/ggml-cpu/ops.cpp`, `vec.h`), using `libm` for the C
-//! math functions so that `no_std` targets compute the same values.
+//! llama.cpp's CPU code as built for x86-64 (`ggml/src/ggml-cpu/ops.cpp`, `vec.h`; checked bit
+//! for bit against libggml by `tests/ggml_ops.rs`). That build is GCC with `-march=native` in GNU
+//! mode, which contracts `a*b + c` into fused multiply-adds: RoPE's rotation and GELU's cubic
+//! term are fused here where GCC fuses them ([`fmaf`]). The C math functions: `cosf`/`sinf` are
+//! the C library's with `std` (glibc's are not correctly rounded, and llama.cpp calls them), the
+//! `libm` crate's without (which differ by one ulp on a few angles); the others come from `libm`
+//! (`tanhf` and `powf` give glibc's bits on the values the tests cover).
 
 use emberlm_models::arch::RopeKind;
 use emberlm_quant::Kernels;
+use emberlm_quant::cmath::fmaf;
 use emberlm_quant::formats::f16::f32_to_f16;
 
 /// `out = x * (1/sqrt(mean(x²) + eps)) * w`, as ggml's `rms_norm` followed by `mul`: the squares
@@ -60,21 +66,48 @@ pub fn rope_cache(p: &RopeParams<'_>, pos: usize, cache: &mut [f32]) {
     for (i, cs) in cache[..p.n_dims].chunks_exact_mut(2).enumerate() {
         let ff = p.freq_factors.map_or(1.0, |f| f[i]);
         let angle = p.freq_scale * (theta / ff);
-        cs[0] = libm::cosf(angle);
-        cs[1] = libm::sinf(angle);
+        cs[0] = cosf(angle);
+        cs[1] = sinf(angle);
         theta *= theta_scale;
+    }
+}
+
+/// The C library's `cosf` with `std` (llama.cpp's), `libm`'s without.
+#[inline]
+fn cosf(x: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        x.cos()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::cosf(x)
+    }
+}
+
+/// The C library's `sinf` with `std` (llama.cpp's), `libm`'s without.
+#[inline]
+fn sinf(x: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        x.sin()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::sinf(x)
     }
 }
 
 /// Rotate one head in place with a cache from [`rope_cache`] (ggml's `rotate_pairs`): NORM
 /// mode pairs `(2i, 2i+1)`, NEOX mode pairs `(i, i + n_dims/2)`. Dimensions past `n_dims` are
-/// left as they are.
+/// left as they are. As GCC compiles `x0*cos - x1*sin` and `x0*sin + x1*cos`:
+/// `fma(x0, cos, -(x1*sin))` and `fma(x0, sin, x1*cos)`.
 pub fn rope_apply(kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]) {
     let rotate = |head: &mut [f32], a: usize, b: usize, c: &[f32]| {
         let (cos, sin) = (c[0], c[1]);
         let (x0, x1) = (head[a], head[b]);
-        head[a] = x0 * cos - x1 * sin;
-        head[b] = x0 * sin + x1 * cos;
+        head[a] = fmaf(x0, cos, -(x1 * sin));
+        head[b] = fmaf(x0, sin, x1 * cos);
     };
     match kind {
         RopeKind::Norm => {
@@ -101,12 +134,13 @@ pub fn swiglu(kernels: &Kernels, gate: &mut [f32], up: &[f32], n_ff: usize) {
     }
 }
 
-/// ggml's `ggml_gelu_f32`: `0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²)))`.
+/// ggml's `ggml_gelu_f32`: `0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²)))`, with
+/// `1 + 0.044715 x²` fused as GCC does: `fma(0.044715 x, x, 1)`.
 #[inline]
 pub fn gelu_tanh(x: f32) -> f32 {
     const GELU_COEF_A: f32 = 0.044715;
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5f32 * x * (1.0f32 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0f32 + GELU_COEF_A * x * x)))
+    0.5f32 * x * (1.0f32 + libm::tanhf(SQRT_2_OVER_PI * x * fmaf(GELU_COEF_A * x, x, 1.0f32)))
 }
 
 /// GELU as ggml's CPU backend computes it (`GGML_GELU_FP16`): 0 at or below -10, `x` at or

@@ -16,7 +16,7 @@ use core::arch::aarch64::*;
 use half::f16;
 
 use super::util::{arr, f16x4_to_f32, f16x8_high_to_f32, ld_f32, ld_u16};
-use crate::fma::fmaf;
+use crate::cmath::fmaf;
 use crate::formats::f16::f16_to_f32;
 use crate::lanes::DotOrder;
 

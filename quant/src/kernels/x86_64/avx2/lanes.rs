@@ -15,7 +15,7 @@ use core::arch::x86_64::*;
 use half::f16;
 
 use super::util::load_f16x8;
-use crate::fma::fmaf;
+use crate::cmath::fmaf;
 use crate::formats::f16::f16_to_f32;
 use crate::lanes::DotOrder;
 
