@@ -17,6 +17,7 @@ use crate::formats::{
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
 use crate::lanes::{self, LaneDotFn};
+use crate::vexp::{self, SoftmaxExpFn, SwigluFn};
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
@@ -117,10 +118,14 @@ pub struct Kernels {
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
     pub quantize_q8_k: QuantizeFn<Q8K>,
-    /// Attention's f32 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    /// Attention's f32 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f32: LaneDotFn<f32>,
-    /// Attention's f16 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    /// Attention's f16 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f16: LaneDotFn<half::f16>,
+    /// Softmax's exponentials as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
+    pub softmax_exp: SoftmaxExpFn,
+    /// SwiGLU as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
+    pub swiglu: SwigluFn,
 }
 
 impl Kernels {
@@ -151,6 +156,8 @@ impl Kernels {
         quantize_q8_k: Q8K::quantize,
         lanes_dot_f32: lanes::dot_f32,
         lanes_dot_f16: lanes::dot_f16,
+        softmax_exp: vexp::softmax_exp,
+        swiglu: vexp::swiglu,
     };
 
     /// The table of `tier`, or `None` if this build has no such tier or the CPU cannot run it.

@@ -52,6 +52,8 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     quantize_q8_k: neon::quantize::quantize_q8_k,
     lanes_dot_f32: neon::lanes::dot_f32,
     lanes_dot_f16: neon::lanes::dot_f16,
+    softmax_exp: neon::vexp::softmax_exp,
+    swiglu: neon::vexp::swiglu,
 };
 
 /// `acc[k] + Σ_{i in 4k..4k+4} a[i] * b[i]` (`sdot`), exact for all i8 inputs.

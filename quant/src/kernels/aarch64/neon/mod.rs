@@ -25,6 +25,7 @@ pub(crate) mod q6_k;
 pub(crate) mod q8_0;
 pub(crate) mod quantize;
 pub(crate) mod util;
+pub(crate) mod vexp;
 
 /// The NEON table. Only [`Kernels::for_tier`] hands it out, after checking the CPU has NEON.
 pub(crate) const NEON: Kernels = Kernels {
@@ -53,4 +54,6 @@ pub(crate) const NEON: Kernels = Kernels {
     quantize_q8_k: quantize::quantize_q8_k,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    softmax_exp: vexp::softmax_exp,
+    swiglu: vexp::swiglu,
 };

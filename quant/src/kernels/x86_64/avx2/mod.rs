@@ -37,6 +37,7 @@ mod q6_k;
 mod q8_0;
 mod quantize;
 mod util;
+mod vexp;
 
 use crate::{Kernels, Tier};
 
@@ -68,4 +69,6 @@ pub(crate) static AVX2: Kernels = Kernels {
     quantize_q8_k: quantize::quantize_q8_k,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    softmax_exp: vexp::softmax_exp,
+    swiglu: vexp::swiglu,
 };
