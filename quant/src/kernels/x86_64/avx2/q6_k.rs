@@ -1,20 +1,16 @@
-//! `q6_K x q8_K` dot product.
+//! `q6_K x q8_K` dot product: llama.cpp's x86-64 AVX2 `ggml_vec_dot_q6_K_q8_K`, bit-exact with
+//! the spec ([`crate::formats::q6_k`]).
 //!
-//! Integer part exact for every input: the 6-bit quants are rebuilt from `ql` and `qh` and
-//! unbiased (`raw - 32`, in -32..=31), multiplied by the activations (any `i8`) with
-//! [`mul_i8_small`], and the signed 8-bit sub-block scales applied by `_mm256_madd_epi16`, all in
-//! `i32`. (llama.cpp multiplies the biased quants and subtracts `32 * scale * bsums`, which assumes
-//! `bsums` matches `qs`; the spec does not read `bsums` here, so neither does this kernel.)
-//!
-//! Float part (bounded, not bit-exact): the spec keeps 8 f32 lane sums (value `i` in lane `i % 8`)
-//! over blocks and adds them in order at the end. Here the 8 partial integer sums of a block (a
-//! different split of the values) are scaled by `d_w * d_a` and fused into one `f32x8`
-//! accumulator, whose lanes are summed at the end. Equal to the spec when every partial sum is
-//! representable; otherwise within f32 accumulation error.
+//! As llama.cpp: the biased 6-bit quants (0..=63, the unsigned operand of `_mm256_maddubs_epi16`;
+//! pair sums at most `2 * 63 * 128`, never saturating) times the activations (any `i8`), the signed
+//! sub-block scales applied by `_mm256_madd_epi16` (lane `m` holds values `32c + 4m..4m+4`), and the
+//! bias removed per lane as `32 * (bsums[2m]*sc[2m] + bsums[2m+1]*sc[2m+1])`; the 8 lanes are
+//! fused into an `f32x8` accumulator with `d_a * d_w` and summed by `hsum_float_8` at the end,
+//! exactly the spec's float operations.
 
 use core::arch::x86_64::*;
 
-use super::util::{f16_splat, hsum_ps, i16_bcast_ctrl, load_i8, load_u8, load128_u8, mul_i8_small};
+use super::util::{f16_to_f32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8};
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
@@ -31,12 +27,12 @@ pub(crate) fn dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let m4 = _mm256_set1_epi8(0xF);
-    let m32 = _mm256_set1_epi8(32);
     let mut acc = _mm256_setzero_ps();
     for (x, y) in w.iter().zip(a) {
-        let d = _mm256_mul_ps(f16_splat(x.d), _mm256_set1_ps(y.d));
+        let d = _mm256_set1_ps(y.d * f16_to_f32(x.d));
 
         let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
+        let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
         let scales =
             [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
         let mut sumi = _mm256_setzero_si256();
@@ -65,14 +61,13 @@ unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 ),
             ];
             for (s, &raw) in raw.iter().enumerate() {
-                let q6 = _mm256_sub_epi8(raw, m32);
-                let p16 = mul_i8_small(q6, load_i8(&y.qs, 128 * h + 32 * s));
+                let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 128 * h + 32 * s));
                 // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
                 let scale = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
             }
         }
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, sub)), acc);
     }
     hsum_ps(acc)
 }
