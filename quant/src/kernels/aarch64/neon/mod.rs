@@ -11,6 +11,7 @@ use crate::kernels::{Kernels, Tier};
 pub(crate) mod bf16;
 pub(crate) mod f16;
 pub(crate) mod f32;
+pub(crate) mod k_quad;
 pub(crate) mod lanes;
 pub(crate) mod q2_k;
 pub(crate) mod q3_k;
@@ -48,8 +49,8 @@ pub(crate) const NEON: Kernels = Kernels {
     gemm_q8_0: None,
     gemm_q4_k: None,
     gemm_q6_k: None,
-    dot_q4_k_gemv: crate::formats::q4_k::Q4K::dot_gemv,
-    dot_q4_k_gemm: crate::formats::q4_k::Q4K::dot_gemm,
+    dot_q4_k_gemv: q4_k::dot_gemv,
+    dot_q4_k_gemm: q4_k::dot_gemm,
     gemm_q4_k_gemm: None,
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,

@@ -26,48 +26,53 @@ pub(crate) fn dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    let m4 = _mm256_set1_epi8(0xF);
     let mut acc = _mm256_setzero_ps();
     for (x, y) in w.iter().zip(a) {
         let d = _mm256_set1_ps(y.d * f16_to_f32(x.d));
-
-        let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
-        let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
-        let scales =
-            [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
-        let mut sumi = _mm256_setzero_si256();
-        for (h, &sc) in scales.iter().enumerate() {
-            // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
-            // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
-            let b1 = load_u8(&x.ql, 64 * h);
-            let b2 = load_u8(&x.ql, 64 * h + 32);
-            let hb = load_u8(&x.qh, 32 * h);
-            let raw = [
-                _mm256_or_si256(
-                    _mm256_and_si256(b1, m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(b2, m4),
-                    _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
-                    _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
-                    _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
-                ),
-            ];
-            for (s, &raw) in raw.iter().enumerate() {
-                let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 128 * h + 32 * s));
-                // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
-                let scale = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
-            }
-        }
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, sub)), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_sumi(x, y)), acc);
     }
     hsum_ps(acc)
+}
+
+/// The 8 `i32` lanes of one block (see the module docs), bias removed.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn block_sumi(x: &BlockQ6K, y: &BlockQ8K) -> __m256i {
+    let m4 = _mm256_set1_epi8(0xF);
+    let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
+    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
+    let scales = [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
+    let mut sumi = _mm256_setzero_si256();
+    for (h, &sc) in scales.iter().enumerate() {
+        // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
+        // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
+        let b1 = load_u8(&x.ql, 64 * h);
+        let b2 = load_u8(&x.ql, 64 * h + 32);
+        let hb = load_u8(&x.qh, 32 * h);
+        let raw = [
+            _mm256_or_si256(
+                _mm256_and_si256(b1, m4),
+                _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(b2, m4),
+                _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
+                _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
+                _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
+            ),
+        ];
+        for (s, &raw) in raw.iter().enumerate() {
+            let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 128 * h + 32 * s));
+            // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
+            let scale = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
+        }
+    }
+    _mm256_sub_epi32(sumi, sub)
 }

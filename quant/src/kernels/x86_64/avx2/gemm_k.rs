@@ -1,0 +1,191 @@
+//! Multi-row `q4_K` / `q6_K` products, bit-exact with the spec's per-value dot products.
+//!
+//! - [`gemm_q4_k_gemm`] ([`crate::formats::q4_k::Q4K::dot_gemm`] per value, llama.cpp's
+//!   `ggml_gemm_q4_K_8x8_q8_K` order): 8 weight rows side by side in the lanes of the float
+//!   accumulators, as llama.cpp's repacked kernel does, [`TOKENS`] activation rows per pass over
+//!   each block of the 8 rows. Per block and activation row, each weight row's 4 sub-block-pair
+//!   sums and 4 min sums are reduced exactly ([`super::q4_k::block_ints`]) and transposed so that
+//!   lane `r` holds row `r`'s; the 8 fused multiply-adds per pair are then the spec's, lane-wise.
+//! - [`gemm_q4_k`] / [`gemm_q6_k`] (the `vec_dot` orders): the per-value float work is already
+//!   8 lanes wide, so one weight row at a time against [`TOKENS`] activation rows, block by block
+//!   (the weight block is read once per pass instead of once per activation row).
+//!
+//! Rows past the last multiple of 8 (q4_K repacked order) use the single-row dot.
+
+use core::arch::x86_64::*;
+
+use super::gemm::check;
+use super::q4_k::{block_ints, hsum4_epi32};
+use super::util::{f16_to_f32, hsum_ps};
+use crate::formats::q4_k::BlockQ4K;
+use crate::formats::q6_k::BlockQ6K;
+use crate::formats::q8_k::BlockQ8K;
+
+/// Activation rows per pass over a block of weights.
+const TOKENS: usize = 4;
+
+/// Safe entry point; only reachable through [`super::AVX2`].
+pub(crate) fn gemm_q4_k_gemm(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q4_K") else { return };
+    // SAFETY: reachable only through the AVX2 table (avx2, fma and f16c detected); operands
+    // checked above.
+    unsafe { gemm_q4_k_gemm_avx2(w, a, rb, out, stride) }
+}
+
+/// Safe entry point; only reachable through [`super::AVX2`].
+pub(crate) fn gemm_q4_k(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q4_K") else { return };
+    // SAFETY: as above.
+    unsafe { gemm_q4_k_avx2(w, a, rb, out, stride) }
+}
+
+/// Safe entry point; only reachable through [`super::AVX2`].
+pub(crate) fn gemm_q6_k(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q6_K") else { return };
+    // SAFETY: as above.
+    unsafe { gemm_q6_k_avx2(w, a, rb, out, stride) }
+}
+
+/// Transposes 8 rows of 4 `i32` (`v[r]`) into 4 vectors of 8 lanes (vector `p`, lane `r` = `v[r][p]`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn transpose_8x4(v: &[__m128i; 8]) -> [__m256i; 4] {
+    let half = |m: &[__m128i]| {
+        let t0 = _mm_unpacklo_epi32(m[0], m[1]);
+        let t1 = _mm_unpackhi_epi32(m[0], m[1]);
+        let t2 = _mm_unpacklo_epi32(m[2], m[3]);
+        let t3 = _mm_unpackhi_epi32(m[2], m[3]);
+        [
+            _mm_unpacklo_epi64(t0, t2),
+            _mm_unpackhi_epi64(t0, t2),
+            _mm_unpacklo_epi64(t1, t3),
+            _mm_unpackhi_epi64(t1, t3),
+        ]
+    };
+    let (lo, hi) = (half(&v[..4]), half(&v[4..]));
+    [
+        _mm256_set_m128i(hi[0], lo[0]),
+        _mm256_set_m128i(hi[1], lo[1]),
+        _mm256_set_m128i(hi[2], lo[2]),
+        _mm256_set_m128i(hi[3], lo[3]),
+    ]
+}
+
+/// # Safety
+/// AVX2, FMA and F16C; operands checked by [`check`].
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // register arrays in lockstep
+unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let n_rows = w.len() / rb;
+    let n_tok = a.len() / rb;
+    let full = n_rows / 8 * 8;
+    for r0 in (0..full).step_by(8) {
+        let rows = &w[r0 * rb..(r0 + 8) * rb];
+        let mut t0 = 0;
+        while t0 < n_tok {
+            let nt = (n_tok - t0).min(TOKENS);
+            let mut acc = [_mm256_setzero_ps(); TOKENS];
+            let mut acc_m = [_mm256_setzero_ps(); TOKENS];
+            for b in 0..rb {
+                let mut dw = [0f32; 8];
+                let mut dminw = [0f32; 8];
+                for i in 0..8 {
+                    dw[i] = f16_to_f32(rows[i * rb + b].d);
+                    dminw[i] = f16_to_f32(rows[i * rb + b].dmin);
+                }
+                // SAFETY: 8 readable f32 each; loadu needs no alignment.
+                let (dw, dminw) = unsafe { (_mm256_loadu_ps(dw.as_ptr()), _mm256_loadu_ps(dminw.as_ptr())) };
+                for t in 0..nt {
+                    let y = &a[(t0 + t) * rb + b];
+                    let mut ip = [_mm_setzero_si128(); 8];
+                    let mut im = [_mm_setzero_si128(); 8];
+                    for i in 0..8 {
+                        let (pairs, mins) = block_ints(&rows[i * rb + b], y);
+                        ip[i] = hsum4_epi32(&pairs);
+                        im[i] = mins;
+                    }
+                    let (ip, im) = (transpose_8x4(&ip), transpose_8x4(&im));
+                    let da = _mm256_set1_ps(y.d);
+                    let d = _mm256_mul_ps(dw, da);
+                    let dmin = _mm256_mul_ps(dminw, da);
+                    for p in 0..4 {
+                        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ip[p]), d, acc[t]);
+                        acc_m[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(im[p]), dmin, acc_m[t]);
+                    }
+                }
+            }
+            for t in 0..nt {
+                let o = &mut out[(t0 + t) * stride + r0..][..8];
+                // SAFETY: 8 writable f32 (checked by the slice index); storeu needs no alignment.
+                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_sub_ps(acc[t], acc_m[t])) };
+            }
+            t0 += nt;
+        }
+    }
+    for r in full..n_rows {
+        let wr = &w[r * rb..(r + 1) * rb];
+        for t in 0..n_tok {
+            out[t * stride + r] = super::q4_k::dot_gemm(wr, &a[t * rb..(t + 1) * rb]);
+        }
+    }
+}
+
+/// # Safety
+/// AVX2, FMA and F16C; operands checked by [`check`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_q4_k_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let n_tok = a.len() / rb;
+    for (r, wr) in w.chunks_exact(rb).enumerate() {
+        let mut t0 = 0;
+        while t0 < n_tok {
+            let nt = (n_tok - t0).min(TOKENS);
+            let mut acc = [_mm256_setzero_ps(); TOKENS];
+            let mut acc_m = [_mm_setzero_ps(); TOKENS];
+            for (b, x) in wr.iter().enumerate() {
+                let (dw, dminw) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
+                for t in 0..nt {
+                    let y = &a[(t0 + t) * rb + b];
+                    let (pairs, mins) = block_ints(x, y);
+                    acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-y.d * dminw), _mm_cvtepi32_ps(mins), acc_m[t]);
+                    let sumi = _mm256_add_epi32(
+                        _mm256_add_epi32(pairs[0], pairs[1]),
+                        _mm256_add_epi32(pairs[2], pairs[3]),
+                    );
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
+                }
+            }
+            for t in 0..nt {
+                let m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
+                let m = _mm_add_ss(m, _mm_movehdup_ps(m));
+                out[(t0 + t) * stride + r] = hsum_ps(acc[t]) + _mm_cvtss_f32(m);
+            }
+            t0 += nt;
+        }
+    }
+}
+
+/// # Safety
+/// AVX2, FMA and F16C; operands checked by [`check`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_q6_k_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let n_tok = a.len() / rb;
+    for (r, wr) in w.chunks_exact(rb).enumerate() {
+        let mut t0 = 0;
+        while t0 < n_tok {
+            let nt = (n_tok - t0).min(TOKENS);
+            let mut acc = [_mm256_setzero_ps(); TOKENS];
+            for (b, x) in wr.iter().enumerate() {
+                let dw = f16_to_f32(x.d);
+                for t in 0..nt {
+                    let y = &a[(t0 + t) * rb + b];
+                    let sumi = super::q6_k::block_sumi(x, y);
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
+                }
+            }
+            for t in 0..nt {
+                out[(t0 + t) * stride + r] = hsum_ps(acc[t]);
+            }
+            t0 += nt;
+        }
+    }
+}
