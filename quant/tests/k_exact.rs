@@ -114,7 +114,7 @@ fn run(tier: Tier) {
     let Some(k) = tier_kernels(tier, "k_exact") else { return };
     let t = k.tier;
     check::<Q4K>(&format!("{t} q4_K vec_dot"), Q4K::vec_dot, k.dot_q4_k, k.gemm_q4_k, random_q4k, 1);
-    check::<Q4K>(&format!("{t} q4_K gemv"), Q4K::dot_gemv, k.dot_q4_k_gemv, None, random_q4k, 2);
+    check::<Q4K>(&format!("{t} q4_K gemv"), Q4K::dot_gemv, k.dot_q4_k_gemv, k.gemm_q4_k_gemv, random_q4k, 2);
     check::<Q4K>(&format!("{t} q4_K gemm"), Q4K::dot_gemm, k.dot_q4_k_gemm, k.gemm_q4_k_gemm, random_q4k, 3);
     check::<Q6K>(&format!("{t} q6_K"), Q6K::vec_dot, k.dot_q6_k, k.gemm_q6_k, random_q6k, 4);
 
@@ -152,7 +152,8 @@ fn run(tier: Tier) {
 fn scalar_gemm_helpers_are_the_spec() {
     // the scalar table has no multi-row kernels: every product is one spec dot per value
     let k = Kernels::SCALAR;
-    assert!(k.gemm_q4_k.is_none() && k.gemm_q6_k.is_none() && k.gemm_q4_k_gemm.is_none());
+    assert!(k.gemm_q4_k.is_none() && k.gemm_q6_k.is_none());
+    assert!(k.gemm_q4_k_gemv.is_none() && k.gemm_q4_k_gemm.is_none());
 }
 
 tier_tests!(run);

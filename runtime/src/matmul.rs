@@ -436,7 +436,10 @@ fn matmul_rows_at(
         Some(gemm) => gemm(wb, a_gemm, per_row, o_gemm, n_out),
         None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemm, wb, a_gemm, per_row, o_gemm, n_out),
     }
-    gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemv, wb, a_gemv, per_row, o_gemv, n_out);
+    match kernels.gemm_q4_k_gemv {
+        Some(gemm) => gemm(wb, a_gemv, per_row, o_gemv, n_out),
+        None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemv, wb, a_gemv, per_row, o_gemv, n_out),
+    }
     Ok(())
 }
 

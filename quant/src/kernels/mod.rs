@@ -118,6 +118,7 @@ pub struct Kernels {
     /// [`Q4K::dot_gemm`] and its multi-row form for the rows in groups of four.
     pub dot_q4_k_gemv: DotFn<Q4K>,
     pub dot_q4_k_gemm: DotFn<Q4K>,
+    pub gemm_q4_k_gemv: Option<GemmFn<Q4K>>,
     pub gemm_q4_k_gemm: Option<GemmFn<Q4K>>,
     pub quantize_f16: QuantizeFn<F16>,
     pub quantize_q8_0: QuantizeFn<Q8_0>,
@@ -157,6 +158,7 @@ impl Kernels {
         gemm_q6_k: None,
         dot_q4_k_gemv: Q4K::dot_gemv,
         dot_q4_k_gemm: Q4K::dot_gemm,
+        gemm_q4_k_gemv: None,
         gemm_q4_k_gemm: None,
         quantize_f16: F16::quantize,
         quantize_q8_0: Q8_0::quantize,

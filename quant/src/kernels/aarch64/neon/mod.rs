@@ -51,6 +51,7 @@ pub(crate) const NEON: Kernels = Kernels {
     gemm_q6_k: None,
     dot_q4_k_gemv: q4_k::dot_gemv,
     dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: None,
     gemm_q4_k_gemm: None,
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,

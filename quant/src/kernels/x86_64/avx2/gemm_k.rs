@@ -6,6 +6,9 @@
 //!   each block of the 8 rows. Per block and activation row, each weight row's 4 sub-block-pair
 //!   sums and 4 min sums are reduced exactly ([`super::q4_k::block_ints`]) and transposed so that
 //!   lane `r` holds row `r`'s; the 8 fused multiply-adds per pair are then the spec's, lane-wise.
+//! - [`gemm_q4_k_gemv`] ([`crate::formats::q4_k::Q4K::dot_gemv`] per value, llama.cpp's
+//!   `ggml_gemv_q4_K_8x8_q8_K` order, decoding): 8 weight rows in lanes, each row's exact block
+//!   sum and min sum reduced and transposed into lane `r`, one fused multiply-add each per block.
 //! - [`gemm_q4_k`] / [`gemm_q6_k`] (the `vec_dot` orders): the per-value float work is already
 //!   8 lanes wide, so one weight row at a time against [`TOKENS`] activation rows, block by block
 //!   (the weight block is read once per pass instead of once per activation row).
@@ -16,7 +19,7 @@ use core::arch::x86_64::*;
 
 use super::gemm::check;
 use super::q4_k::{block_ints, hsum4_epi32};
-use super::util::{f16_to_f32, hsum_ps};
+use super::util::{f16_to_f32, hsum_ps, hsum8_epi32};
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
@@ -30,6 +33,13 @@ pub(crate) fn gemm_q4_k_gemm(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mu
     // SAFETY: reachable only through the AVX2 table (avx2, fma and f16c detected); operands
     // checked above.
     unsafe { gemm_q4_k_gemm_avx2(w, a, rb, out, stride) }
+}
+
+/// Safe entry point; only reachable through [`super::AVX2`].
+pub(crate) fn gemm_q4_k_gemv(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q4_K") else { return };
+    // SAFETY: as above.
+    unsafe { gemm_q4_k_gemv_avx2(w, a, rb, out, stride) }
 }
 
 /// Safe entry point; only reachable through [`super::AVX2`].
@@ -87,14 +97,8 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
             let mut acc = [_mm256_setzero_ps(); TOKENS];
             let mut acc_m = [_mm256_setzero_ps(); TOKENS];
             for b in 0..rb {
-                let mut dw = [0f32; 8];
-                let mut dminw = [0f32; 8];
-                for i in 0..8 {
-                    dw[i] = f16_to_f32(rows[i * rb + b].d);
-                    dminw[i] = f16_to_f32(rows[i * rb + b].dmin);
-                }
-                // SAFETY: 8 readable f32 each; loadu needs no alignment.
-                let (dw, dminw) = unsafe { (_mm256_loadu_ps(dw.as_ptr()), _mm256_loadu_ps(dminw.as_ptr())) };
+                let dw = scales8(rows, rb, b, |x| x.d);
+                let dminw = scales8(rows, rb, b, |x| x.dmin);
                 for t in 0..nt {
                     let y = &a[(t0 + t) * rb + b];
                     let mut ip = [_mm_setzero_si128(); 8];
@@ -126,6 +130,65 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
         let wr = &w[r * rb..(r + 1) * rb];
         for t in 0..n_tok {
             out[t * stride + r] = super::q4_k::dot_gemm(wr, &a[t * rb..(t + 1) * rb]);
+        }
+    }
+}
+
+/// The 8 rows' `f16` field `f` of block `b`, widened to f32 (exact).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scales8(rows: &[BlockQ4K], rb: usize, b: usize, f: impl Fn(&BlockQ4K) -> half::f16) -> __m256 {
+    let mut v = [0u16; 8];
+    for (i, h) in v.iter_mut().enumerate() {
+        *h = f(&rows[i * rb + b]).to_bits();
+    }
+    // SAFETY: 16 readable bytes; loadu needs no alignment.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(v.as_ptr().cast()) })
+}
+
+/// # Safety
+/// AVX2, FMA and F16C; operands checked by [`check`].
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // register arrays in lockstep
+unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let n_rows = w.len() / rb;
+    let n_tok = a.len() / rb;
+    let full = n_rows / 8 * 8;
+    for r0 in (0..full).step_by(8) {
+        let rows = &w[r0 * rb..(r0 + 8) * rb];
+        for t in 0..n_tok {
+            let mut acc = _mm256_setzero_ps();
+            let mut acc_m = _mm256_setzero_ps();
+            for b in 0..rb {
+                let y = &a[t * rb + b];
+                let mut p = [_mm256_setzero_si256(); 8];
+                let mut im = [_mm_setzero_si128(); 8];
+                for i in 0..8 {
+                    let (pairs, mins) = block_ints(&rows[i * rb + b], y);
+                    p[i] = _mm256_add_epi32(
+                        _mm256_add_epi32(pairs[0], pairs[1]),
+                        _mm256_add_epi32(pairs[2], pairs[3]),
+                    );
+                    im[i] = mins;
+                }
+                let isum = hsum8_epi32(&p);
+                let m = transpose_8x4(&im);
+                let imin = _mm256_add_epi32(_mm256_add_epi32(m[0], m[1]), _mm256_add_epi32(m[2], m[3]));
+                let da = _mm256_set1_ps(y.d);
+                let d = _mm256_mul_ps(scales8(rows, rb, b, |x| x.d), da);
+                let dmin = _mm256_mul_ps(scales8(rows, rb, b, |x| x.dmin), da);
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
+                acc_m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_m);
+            }
+            let o = &mut out[t * stride + r0..][..8];
+            // SAFETY: 8 writable f32 (checked by the slice index); storeu needs no alignment.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_sub_ps(acc, acc_m)) };
+        }
+    }
+    for r in full..n_rows {
+        let wr = &w[r * rb..(r + 1) * rb];
+        for t in 0..n_tok {
+            out[t * stride + r] = super::q4_k::dot_gemv(wr, &a[t * rb..(t + 1) * rb]);
         }
     }
 }

@@ -70,6 +70,7 @@ pub(crate) static AVX2: Kernels = Kernels {
     gemm_q6_k: Some(gemm_k::gemm_q6_k),
     dot_q4_k_gemv: q4_k::dot_gemv,
     dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: Some(gemm_k::gemm_q4_k_gemv),
     gemm_q4_k_gemm: Some(gemm_k::gemm_q4_k_gemm),
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,
