@@ -9,9 +9,10 @@
 //! - [`gemm_q4_k_gemv`] ([`crate::formats::q4_k::Q4K::dot_gemv`] per value, llama.cpp's
 //!   `ggml_gemv_q4_K_8x8_q8_K` order, decoding): 8 weight rows in lanes, each row's exact block
 //!   sum and min sum reduced and transposed into lane `r`, one fused multiply-add each per block.
-//! - [`gemm_q4_k`] / [`gemm_q6_k`] (the `vec_dot` orders): the per-value float work is already
-//!   8 lanes wide, so one weight row at a time against [`TOKENS`] activation rows, block by block
-//!   (the weight block is read once per pass instead of once per activation row).
+//! - [`gemm_q6_k`] (the `vec_dot` order): the per-value float work is already 8 lanes wide, so one
+//!   weight row at a time against [`TOKENS`] activation rows, each weight block unpacked once per
+//!   pass. (A `q4_K` `vec_dot`-order twin measured no faster than one dot per value, so the table
+//!   has none: llama.cpp repacks every `q4_K` matrix whose row count allows it.)
 //!
 //! Rows past the last multiple of 8 (q4_K repacked order) use the single-row dot.
 
@@ -19,13 +20,13 @@ use core::arch::x86_64::*;
 
 use super::gemm::check;
 use super::q4_k::{block_ints, hsum4_epi32};
-use super::util::{f16_to_f32, hsum_ps, hsum8_epi32};
+use super::util::{f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, scales_mins_k4};
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
 /// Activation rows per pass over a block of weights.
-const TOKENS: usize = 4;
+const TOKENS: usize = 8;
 
 /// Safe entry point; only reachable through [`super::AVX2`].
 pub(crate) fn gemm_q4_k_gemm(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
@@ -40,13 +41,6 @@ pub(crate) fn gemm_q4_k_gemv(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mu
     let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q4_K") else { return };
     // SAFETY: as above.
     unsafe { gemm_q4_k_gemv_avx2(w, a, rb, out, stride) }
-}
-
-/// Safe entry point; only reachable through [`super::AVX2`].
-pub(crate) fn gemm_q4_k(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
-    let Some(_) = check(w.len(), a.len(), rb, out.len(), stride, "q4_K") else { return };
-    // SAFETY: as above.
-    unsafe { gemm_q4_k_avx2(w, a, rb, out, stride) }
 }
 
 /// Safe entry point; only reachable through [`super::AVX2`].
@@ -91,6 +85,7 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
     let full = n_rows / 8 * 8;
     for r0 in (0..full).step_by(8) {
         let rows = &w[r0 * rb..(r0 + 8) * rb];
+        let m4 = _mm256_set1_epi8(0xF);
         let mut t0 = 0;
         while t0 < n_tok {
             let nt = (n_tok - t0).min(TOKENS);
@@ -99,14 +94,47 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
             for b in 0..rb {
                 let dw = scales8(rows, rb, b, |x| x.d);
                 let dminw = scales8(rows, rb, b, |x| x.dmin);
+                // the 8 weight blocks unpacked once for the tokens of the pass: row i's nibbles of
+                // sub-block j, its scale j broadcast as i16, its mins as i16
+                let mut q = [[_mm256_setzero_si256(); 8]; 8];
+                let mut sc = [[_mm256_setzero_si256(); 8]; 8];
+                let mut mn = [_mm_setzero_si128(); 8];
+                for i in 0..8 {
+                    let x = &rows[i * rb + b];
+                    let (s8, m8) = scales_mins_k4(&x.scales);
+                    for p in 0..4 {
+                        let bits = load_u8(&x.qs, 32 * p);
+                        q[i][2 * p] = _mm256_and_si256(bits, m4);
+                        q[i][2 * p + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+                    }
+                    for j in 0..8 {
+                        sc[i][j] = _mm256_set1_epi16(i16::from(s8[j]));
+                    }
+                    mn[i] = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(i64::from_le_bytes(m8)));
+                }
                 for t in 0..nt {
                     let y = &a[(t0 + t) * rb + b];
+                    let mut av = [_mm256_setzero_si256(); 8];
+                    for (j, v) in av.iter_mut().enumerate() {
+                        *v = load_i8(&y.qs, 32 * j);
+                    }
+                    let bs = load_i16x16(&y.bsums);
+                    let bs32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256::<1>(bs));
                     let mut ip = [_mm_setzero_si128(); 8];
                     let mut im = [_mm_setzero_si128(); 8];
                     for i in 0..8 {
-                        let (pairs, mins) = block_ints(&rows[i * rb + b], y);
-                        ip[i] = hsum4_epi32(&pairs);
-                        im[i] = mins;
+                        let mut pv = [_mm256_setzero_si256(); 4];
+                        for p in 0..4 {
+                            let lo =
+                                _mm256_madd_epi16(sc[i][2 * p], _mm256_maddubs_epi16(q[i][2 * p], av[2 * p]));
+                            let hi = _mm256_madd_epi16(
+                                sc[i][2 * p + 1],
+                                _mm256_maddubs_epi16(q[i][2 * p + 1], av[2 * p + 1]),
+                            );
+                            pv[p] = _mm256_add_epi32(lo, hi);
+                        }
+                        ip[i] = hsum4_epi32(&pv);
+                        im[i] = _mm_madd_epi16(mn[i], bs32);
                     }
                     let (ip, im) = (transpose_8x4(&ip), transpose_8x4(&im));
                     let da = _mm256_set1_ps(y.d);
@@ -196,40 +224,7 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
 /// # Safety
 /// AVX2, FMA and F16C; operands checked by [`check`].
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm_q4_k_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
-    let n_tok = a.len() / rb;
-    for (r, wr) in w.chunks_exact(rb).enumerate() {
-        let mut t0 = 0;
-        while t0 < n_tok {
-            let nt = (n_tok - t0).min(TOKENS);
-            let mut acc = [_mm256_setzero_ps(); TOKENS];
-            let mut acc_m = [_mm_setzero_ps(); TOKENS];
-            for (b, x) in wr.iter().enumerate() {
-                let (dw, dminw) = (f16_to_f32(x.d), f16_to_f32(x.dmin));
-                for t in 0..nt {
-                    let y = &a[(t0 + t) * rb + b];
-                    let (pairs, mins) = block_ints(x, y);
-                    acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(-y.d * dminw), _mm_cvtepi32_ps(mins), acc_m[t]);
-                    let sumi = _mm256_add_epi32(
-                        _mm256_add_epi32(pairs[0], pairs[1]),
-                        _mm256_add_epi32(pairs[2], pairs[3]),
-                    );
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
-                }
-            }
-            for t in 0..nt {
-                let m = _mm_add_ps(acc_m[t], _mm_movehl_ps(acc_m[t], acc_m[t]));
-                let m = _mm_add_ss(m, _mm_movehdup_ps(m));
-                out[(t0 + t) * stride + r] = hsum_ps(acc[t]) + _mm_cvtss_f32(m);
-            }
-            t0 += nt;
-        }
-    }
-}
-
-/// # Safety
-/// AVX2, FMA and F16C; operands checked by [`check`].
-#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // register arrays in lockstep
 unsafe fn gemm_q6_k_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
     let n_tok = a.len() / rb;
     for (r, wr) in w.chunks_exact(rb).enumerate() {
@@ -238,11 +233,19 @@ unsafe fn gemm_q6_k_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f
             let nt = (n_tok - t0).min(TOKENS);
             let mut acc = [_mm256_setzero_ps(); TOKENS];
             for (b, x) in wr.iter().enumerate() {
+                // the block unpacked once for the tokens of the pass
+                let (raw, scales, all) = super::q6_k::unpack(x);
                 let dw = f16_to_f32(x.d);
                 for t in 0..nt {
                     let y = &a[(t0 + t) * rb + b];
-                    let sumi = super::q6_k::block_sumi(x, y);
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dw), _mm256_cvtepi32_ps(sumi), acc[t]);
+                    let mut sumi = _mm256_setzero_si256();
+                    for c in 0..8 {
+                        let p16 = _mm256_maddubs_epi16(raw[c], load_i8(&y.qs, 32 * c));
+                        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+                    }
+                    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
+                    let lanes = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, sub));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y.d * dw), lanes, acc[t]);
                 }
             }
             for t in 0..nt {

@@ -66,7 +66,7 @@ pub(crate) static AVX2: Kernels = Kernels {
     gemm_q5_0: Some(q5_0::gemm),
     gemm_q5_1: Some(q5_1::gemm),
     gemm_q8_0: Some(q8_0::gemm),
-    gemm_q4_k: Some(gemm_k::gemm_q4_k),
+    gemm_q4_k: None,
     gemm_q6_k: Some(gemm_k::gemm_q6_k),
     dot_q4_k_gemv: q4_k::dot_gemv,
     dot_q4_k_gemm: q4_k::dot_gemm,

@@ -38,41 +38,53 @@ unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn block_sumi(x: &BlockQ6K, y: &BlockQ8K) -> __m256i {
+    let (raw, scales, all) = unpack(x);
+    let mut sumi = _mm256_setzero_si256();
+    for c in 0..8 {
+        let p16 = _mm256_maddubs_epi16(raw[c], load_i8(&y.qs, 32 * c));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+    }
+    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
+    _mm256_sub_epi32(sumi, sub)
+}
+
+/// A block unpacked: the biased quants (0..=63) of values `32c..32c+32`, the `i16` scales of
+/// their two sub-blocks (`sc[2c]` in the low 128-bit half, `sc[2c+1]` in the high one), and the 16
+/// scales as `i16` in order (for the bias term).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack(x: &BlockQ6K) -> ([__m256i; 8], [__m256i; 8], __m256i) {
     let m4 = _mm256_set1_epi8(0xF);
     let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
-    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
-    let scales = [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
-    let mut sumi = _mm256_setzero_si256();
-    for (h, &sc) in scales.iter().enumerate() {
+    let halves = [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
+    let mut raw = [_mm256_setzero_si256(); 8];
+    let mut scales = [_mm256_setzero_si256(); 8];
+    for (h, &sc) in halves.iter().enumerate() {
         // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
         // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
         let b1 = load_u8(&x.ql, 64 * h);
         let b2 = load_u8(&x.ql, 64 * h + 32);
         let hb = load_u8(&x.qh, 32 * h);
-        let raw = [
-            _mm256_or_si256(
-                _mm256_and_si256(b1, m4),
-                _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
-            ),
-            _mm256_or_si256(
-                _mm256_and_si256(b2, m4),
-                _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
-            ),
-            _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
-                _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
-            ),
-            _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
-                _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
-            ),
-        ];
-        for (s, &raw) in raw.iter().enumerate() {
-            let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 128 * h + 32 * s));
+        raw[4 * h] = _mm256_or_si256(
+            _mm256_and_si256(b1, m4),
+            _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
+        );
+        raw[4 * h + 1] = _mm256_or_si256(
+            _mm256_and_si256(b2, m4),
+            _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
+        );
+        raw[4 * h + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
+            _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
+        );
+        raw[4 * h + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
+            _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
+        );
+        for s in 0..4 {
             // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
-            let scale = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
+            scales[4 * h + s] = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
         }
     }
-    _mm256_sub_epi32(sumi, sub)
+    (raw, scales, all)
 }
