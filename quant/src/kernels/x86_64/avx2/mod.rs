@@ -39,6 +39,7 @@ mod q5_1;
 mod q5_k;
 mod q6_k;
 mod q8_0;
+mod q8_k;
 mod quantize;
 mod util;
 
@@ -76,7 +77,7 @@ pub(crate) static AVX2: Kernels = Kernels {
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
-    quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
+    quantize_q8_k_4rows: q8_k::quantize_q8_k_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
 };
