@@ -146,7 +146,8 @@ fn run(tier: Tier) {
             spec(&x, &mut want);
             let mut out = vec![BlockQ8K::zeroed(); nb];
             got(&x, &mut out);
-            let same = bytemuck::cast_slice::<BlockQ8K, u8>(&out) == bytemuck::cast_slice::<BlockQ8K, u8>(&want);
+            let same =
+                bytemuck::cast_slice::<BlockQ8K, u8>(&out) == bytemuck::cast_slice::<BlockQ8K, u8>(&want);
             assert!(same, "{t} {name}: case {case} differs from the spec");
         }
     }
