@@ -55,7 +55,7 @@ impl Q8K {
                 *y = bytemuck::Zeroable::zeroed();
                 continue;
             }
-            let positive = xb.iter().any(|&v| v == amax);
+            let positive = xb.contains(&amax);
             let iscale = if positive { -127.0f32 / amax } else { 127.0f32 / amax };
             for (q, &v) in y.qs.iter_mut().zip(xb) {
                 *q = nearest_int(iscale * v).clamp(-128, 127) as i8;

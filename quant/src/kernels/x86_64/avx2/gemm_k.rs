@@ -20,7 +20,9 @@ use core::arch::x86_64::*;
 
 use super::gemm::check;
 use super::q4_k::{block_ints, hsum4_epi32};
-use super::util::{f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, scales_mins_k4};
+use super::util::{
+    f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, scales_mins_k4, store_ps,
+};
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
@@ -147,9 +149,7 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
                 }
             }
             for t in 0..nt {
-                let o = &mut out[(t0 + t) * stride + r0..][..8];
-                // SAFETY: 8 writable f32 (checked by the slice index); storeu needs no alignment.
-                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_sub_ps(acc[t], acc_m[t])) };
+                store_ps(&mut out[(t0 + t) * stride + r0..], _mm256_sub_ps(acc[t], acc_m[t]));
             }
             t0 += nt;
         }
@@ -208,9 +208,7 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), d, acc);
                 acc_m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, acc_m);
             }
-            let o = &mut out[t * stride + r0..][..8];
-            // SAFETY: 8 writable f32 (checked by the slice index); storeu needs no alignment.
-            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_sub_ps(acc, acc_m)) };
+            store_ps(&mut out[t * stride + r0..], _mm256_sub_ps(acc, acc_m));
         }
     }
     for r in full..n_rows {

@@ -77,6 +77,18 @@ pub(super) fn hsum4_epi32(v: &[__m256i; 4]) -> __m128i {
     _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h))
 }
 
+/// The 4 `i32` lanes of `v`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn lanes4(v: __m128i) -> [i32; 4] {
+    [
+        _mm_extract_epi32::<0>(v),
+        _mm_extract_epi32::<1>(v),
+        _mm_extract_epi32::<2>(v),
+        _mm_extract_epi32::<3>(v),
+    ]
+}
+
 /// `fma(a, b, c)` on scalars (one IEEE rounding).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -132,13 +144,8 @@ unsafe fn dot_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let mut acc_m = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let (pairs, mins) = block_ints(x, y);
-        let mut ip = [0i32; 4];
-        let mut im = [0i32; 4];
-        // SAFETY: 16 writable bytes each; storeu needs no alignment.
-        unsafe {
-            _mm_storeu_si128(ip.as_mut_ptr().cast(), hsum4_epi32(&pairs));
-            _mm_storeu_si128(im.as_mut_ptr().cast(), mins);
-        }
+        let ip = lanes4(hsum4_epi32(&pairs));
+        let im = lanes4(mins);
         let d = f16_to_f32(x.d) * y.d;
         let dmin = f16_to_f32(x.dmin) * y.d;
         for p in 0..4 {
