@@ -3,7 +3,9 @@
 //! As in llama.cpp's CPU backend, a product `y = W x` never dequantizes `W`: the activation rows
 //! `x` are first quantized to the weight format's activation partner
 //! ([`Format::Activation`], llama.cpp's `vec_dot_type`), then every output value is one
-//! [`Format::vec_dot`] of a weight row with an activation row.
+//! [`Format::vec_dot`] of a weight row with an activation row, except for the `q4_K` matrices
+//! that llama.cpp repacks on x86-64 (row count a multiple of 8, see [`q4k_repacked`]), whose
+//! values follow its repacked gemm / gemv arithmetic.
 //!
 //! The kernel entry point, [`matmul_rows`], computes a *range of weight rows* for a whole batch
 //! of activation rows, reusing each weight row across the batch. Threads (each taking a row range)
