@@ -4,7 +4,7 @@
 //! `x` are first quantized to the weight format's activation partner
 //! ([`Format::Activation`], llama.cpp's `vec_dot_type`), then every output value is one
 //! [`Format::vec_dot`] of a weight row with an activation row, except for the `q4_K` matrices
-//! that llama.cpp repacks on x86-64 (row count a multiple of 8, see [`q4k_repacked`]), whose
+//! that llama.cpp repacks on x86-64 (row count a multiple of 8, see `q4k_repacked`), whose
 //! values follow its repacked gemm / gemv arithmetic.
 //!
 //! The kernel entry point, [`matmul_rows`], computes a *range of weight rows* for a whole batch
@@ -179,7 +179,7 @@ pub struct QuantizedInput<'s> {
     pool: &'s Pool,
     buf: &'s mut [u32],
     /// Activation type currently held, its rows, their length in values, and whether the rows
-    /// in groups of four were quantized by [`Q8K::quantize_4rows`] (see [`q4k_repacked`]).
+    /// in groups of four were quantized by [`Q8K::quantize_4rows`] (see `q4k_repacked`).
     held: Option<(QuantType, usize, usize, bool)>,
 }
 
@@ -359,7 +359,7 @@ impl QuantizedInput<'_> {
 /// Each weight row is loaded once and dotted with every activation row. A thread computing a
 /// sub-range writes a disjoint output block; with `rows = 0..w.n_rows()` the output is the usual
 /// token-major `[n_tokens][n_rows]` matrix. `acts` is the whole batch, quantized as
-/// [`QuantizedInput`] does (for a repacked `q4_K` matrix, see [`q4k_repacked`], the rows in groups
+/// [`QuantizedInput`] does (for a repacked `q4_K` matrix, see `q4k_repacked`, the rows in groups
 /// of four by `Q8K::quantize_4rows`).
 pub fn matmul_rows(
     kernels: &Kernels,
