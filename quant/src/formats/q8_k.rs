@@ -23,7 +23,9 @@
 //! llama.cpp uses for the activation rows that its repacked `q4_K` product takes in groups of
 //! four (see [`crate::formats::q4_k`]): the same bytes except on a tie of magnitudes, where it takes
 //! the sign of the largest magnitude to be positive if any value equals `+amax` (the reference
-//! takes the sign of the first such value).
+//! takes the sign of the first such value). The two blocks are then exact negations of each other
+//! (`d` and every `qs` negated: the rounding is symmetric), so every product computed from them is
+//! the same; the spec still follows llama.cpp byte for byte.
 //!
 //! llama.cpp has no `q8_K x q8_K` dot product. Here `Activation = Q8K` and [`Q8K::vec_dot`] is the
 //! straightforward one: per block, the exact `i32` sum of `qs_w[i] * qs_a[i]` times `d_w * d_a`
