@@ -112,12 +112,23 @@ pub struct Kernels {
     pub gemm_q5_0: Option<GemmFn<Q5_0>>,
     pub gemm_q5_1: Option<GemmFn<Q5_1>>,
     pub gemm_q8_0: Option<GemmFn<Q8_0>>,
+    pub gemm_q4_k: Option<GemmFn<Q4K>>,
+    pub gemm_q6_k: Option<GemmFn<Q6K>>,
+    /// llama.cpp's repacked `q4_K` products (weight row count a multiple of 8):
+    /// [`Q4K::dot_gemv`] for activation rows outside the groups of four ([`Q4K::path`]),
+    /// [`Q4K::dot_gemm`] and its multi-row form for the rows in groups of four.
+    pub dot_q4_k_gemv: DotFn<Q4K>,
+    pub dot_q4_k_gemm: DotFn<Q4K>,
+    pub gemm_q4_k_gemv: Option<GemmFn<Q4K>>,
+    pub gemm_q4_k_gemm: Option<GemmFn<Q4K>>,
     pub quantize_f16: QuantizeFn<F16>,
     /// Activation quantizers: `Q8_0`/`Q8_1` with llama.cpp's x86 AVX2 semantics
     /// (`q8_0::quantize_activations`), not the weights' `_ref` quantizer.
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
     pub quantize_q8_k: QuantizeFn<Q8K>,
+    /// [`Q8K::quantize_4rows`]: the activations of [`Q4K::dot_gemm`].
+    pub quantize_q8_k_4rows: QuantizeFn<Q8K>,
     /// Attention's f32 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f32: LaneDotFn<f32>,
     /// Attention's f16 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
@@ -150,10 +161,17 @@ impl Kernels {
         gemm_q5_0: None,
         gemm_q5_1: None,
         gemm_q8_0: None,
+        gemm_q4_k: None,
+        gemm_q6_k: None,
+        dot_q4_k_gemv: Q4K::dot_gemv,
+        dot_q4_k_gemm: Q4K::dot_gemm,
+        gemm_q4_k_gemv: None,
+        gemm_q4_k_gemm: None,
         quantize_f16: F16::quantize,
         quantize_q8_0: crate::formats::q8_0::quantize_activations,
         quantize_q8_1: crate::formats::q8_1::quantize_activations,
         quantize_q8_k: Q8K::quantize,
+        quantize_q8_k_4rows: Q8K::quantize_4rows,
         lanes_dot_f32: lanes::dot_f32,
         lanes_dot_f16: lanes::dot_f16,
         softmax_exp: vexp::softmax_exp,
@@ -260,7 +278,7 @@ macro_rules! dispatch {
 
 dispatch! {
     F32 => dot_f32, F16 => dot_f16, BF16 => dot_bf16,
-    Q2K => dot_q2_k, Q3K => dot_q3_k, Q4K => dot_q4_k, Q5K => dot_q5_k, Q6K => dot_q6_k,
+    Q2K => dot_q2_k, Q3K => dot_q3_k, Q5K => dot_q5_k,
 }
 
 macro_rules! dispatch_gemm {
@@ -279,6 +297,7 @@ macro_rules! dispatch_gemm {
 dispatch_gemm! {
     Q4_0 => dot_q4_0, gemm_q4_0, Q4_1 => dot_q4_1, gemm_q4_1, Q5_0 => dot_q5_0, gemm_q5_0,
     Q5_1 => dot_q5_1, gemm_q5_1, Q8_0 => dot_q8_0, gemm_q8_0,
+    Q4K => dot_q4_k, gemm_q4_k, Q6K => dot_q6_k, gemm_q6_k,
 }
 
 /// CPU feature detection: at run time with `std`, from the compile-time target features without.

@@ -11,6 +11,7 @@ use crate::kernels::{Kernels, Tier};
 pub(crate) mod bf16;
 pub(crate) mod f16;
 pub(crate) mod f32;
+pub(crate) mod k_quad;
 pub(crate) mod lanes;
 pub(crate) mod legacy;
 pub(crate) mod q2_k;
@@ -48,10 +49,17 @@ pub(crate) const NEON: Kernels = Kernels {
     gemm_q5_0: None,
     gemm_q5_1: None,
     gemm_q8_0: None,
+    gemm_q4_k: None,
+    gemm_q6_k: None,
+    dot_q4_k_gemv: q4_k::dot_gemv,
+    dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: None,
+    gemm_q4_k_gemm: None,
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
+    quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
     softmax_exp: vexp::softmax_exp,

@@ -253,3 +253,30 @@ pub(super) fn mul_sum_i8_pairs_float(x: __m256i, y: __m256i) -> __m256 {
 pub(super) fn mul_sum_us8_pairs_float(u: __m256i, s: __m256i) -> __m256 {
     _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
 }
+
+/// Stores the 8 lanes of `v` to `s[..8]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn store_ps(s: &mut [f32], v: __m256) {
+    let s = &mut s[..8];
+    // SAFETY: `s` is 8 writable f32 (checked by the slice index); storeu needs no alignment.
+    unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }
+}
+
+/// Lane `r` of the result is the (exact, wrapping) sum of the 8 `i32` lanes of `p[r]`: the
+/// per-block integer sums of 8 weight rows side by side.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn hsum8_epi32(p: &[__m256i; 8]) -> __m256i {
+    let h01 = _mm256_hadd_epi32(p[0], p[1]);
+    let h23 = _mm256_hadd_epi32(p[2], p[3]);
+    let h45 = _mm256_hadd_epi32(p[4], p[5]);
+    let h67 = _mm256_hadd_epi32(p[6], p[7]);
+    // each 128-bit half: the sums of that half of rows 0..4 / 4..8
+    let h0123 = _mm256_hadd_epi32(h01, h23);
+    let h4567 = _mm256_hadd_epi32(h45, h67);
+    let lo = _mm256_permute2x128_si256::<0x20>(h0123, h4567);
+    let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
+    _mm256_add_epi32(lo, hi)
+}
+
