@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm_models::TensorView;
 use emberlm_quant::formats::q4_k::{BlockQ4K, Q4K};
+use emberlm_quant::formats::q6_k::{BlockQ6K, Q6K};
 use emberlm_quant::formats::q8_k::BlockQ8K;
 use emberlm_quant::formats::{bf16::BF16, f16::F16, f32::F32, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K};
 use emberlm_quant::kernels::{QuantizeFn, gemm_by_dot};
@@ -420,6 +421,16 @@ fn matmul_rows_at(
     rows: Range<usize>,
     out: &mut [f32],
 ) -> Result<()> {
+    if w.ty == QuantType::Q6K && n_total >= Q6K::TILED_MIN_ROWS {
+        // llama.cpp's tiled K-quant matmul takes q6_K products of 8 or more rows
+        check_operands(w, acts, toks.len(), rows.clone(), out)?;
+        let wb = bytemuck::try_cast_slice::<u8, BlockQ6K>(w.data).map_err(|_| w.misaligned())?;
+        let ab = bytemuck::try_cast_slice::<u8, BlockQ8K>(acts).map_err(|_| w.misaligned())?;
+        let per_row = w.n_cols / Q6K::ELEMS;
+        let wb = &wb[rows.start * per_row..rows.end * per_row];
+        gemm_by_dot::<Q6K>(kernels.dot_q6_k_tiled, wb, &ab[..toks.len() * per_row], per_row, out, rows.len());
+        return Ok(());
+    }
     if !q4k_repacked(w) {
         return matmul_rows_dot(kernels, w, acts, toks.len(), rows, out);
     }

@@ -70,6 +70,30 @@ fn quant(b: &BlockQ6K, i: usize) -> i32 {
     (low | (high << 4)) as i32 - 32
 }
 
+impl Q6K {
+    /// Activation rows from which llama.cpp's x86-64 CPU backend computes a `q6_K` product with
+    /// its tiled K-quant matmul (`ggml_compute_forward_mul_mat_tiled`, `ggml_tiled_min_batch`)
+    /// instead of [`Q6K::vec_dot`].
+    pub const TILED_MIN_ROWS: usize = 8;
+
+    /// The dot product of llama.cpp's tiled K-quant matmul (ggml-cpu/tiled, the AVX2
+    /// micro-tile), which computes a batch of [`Q6K::TILED_MIN_ROWS`] or more activation rows:
+    /// per block the exact `i32` sum `s1 = Σ sc[i/16] * q[i] * a[i]`, then `res = d_w * (f32)s1`
+    /// (rounded) and `acc = fma(res, d_a, acc)`, blocks in order from `acc = 0`.
+    ///
+    /// # Panics
+    /// If the operands cover different numbers of blocks.
+    pub fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+        check_vec_dot("q6_K", w.len(), a.len());
+        let mut acc = 0.0f32;
+        for (x, y) in w.iter().zip(a) {
+            let s1: i32 = (0..QK_K).map(|i| x.scales[i / 16] as i32 * quant(x, i) * y.qs[i] as i32).sum();
+            acc = fmaf(x.d.to_f32() * s1 as f32, y.d, acc);
+        }
+        acc
+    }
+}
+
 impl Format for Q6K {
     const TYPE: QuantType = QuantType::Q6K;
     const ELEMS: usize = QK_K;

@@ -118,6 +118,8 @@ pub struct Kernels {
     /// [`Q4K::dot_gemv`] for activation rows outside the groups of four ([`Q4K::path`]),
     /// [`Q4K::dot_gemm`] and its multi-row form for the rows in groups of four.
     pub dot_q4_k_gemv: DotFn<Q4K>,
+    /// [`Q6K::dot_tiled`]: `q6_K` products of [`Q6K::TILED_MIN_ROWS`] or more activation rows.
+    pub dot_q6_k_tiled: DotFn<Q6K>,
     pub dot_q4_k_gemm: DotFn<Q4K>,
     pub gemm_q4_k_gemv: Option<GemmFn<Q4K>>,
     pub gemm_q4_k_gemm: Option<GemmFn<Q4K>>,
@@ -164,6 +166,7 @@ impl Kernels {
         gemm_q4_k: None,
         gemm_q6_k: None,
         dot_q4_k_gemv: Q4K::dot_gemv,
+        dot_q6_k_tiled: Q6K::dot_tiled,
         dot_q4_k_gemm: Q4K::dot_gemm,
         gemm_q4_k_gemv: None,
         gemm_q4_k_gemm: None,

@@ -10,7 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{f16_to_f32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8};
+use super::util::{f16_to_f32, hsum_epi32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8};
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
@@ -35,6 +35,27 @@ unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 }
 
 /// The 8 `i32` lanes of one block (see the module docs), bias removed.
+/// Safe entry point of [`crate::formats::q6_k::Q6K::dot_tiled`]'s kernel; only reachable through
+/// [`super::AVX2`].
+pub(crate) fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), a.len(), "q6_K avx2 tiled dot: operand lengths");
+    // SAFETY: as in `dot`: only reachable after avx2, fma and f16c were detected.
+    unsafe { dot_tiled_avx2(w, a) }
+}
+
+/// The block's exact integer sum (the lanes of [`block_sumi`] added: integer, so in any order),
+/// then the tiled kernel's float steps: `fma(d_w * s1, d_a, acc)`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let mut acc = _mm_setzero_ps();
+    for (x, y) in w.iter().zip(a) {
+        let s1 = hsum_epi32(block_sumi(x, y));
+        let res = _mm_set_ss(f16_to_f32(x.d) * s1 as f32);
+        acc = _mm_fmadd_ss(res, _mm_set_ss(y.d), acc);
+    }
+    _mm_cvtss_f32(acc)
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn block_sumi(x: &BlockQ6K, y: &BlockQ8K) -> __m256i {
