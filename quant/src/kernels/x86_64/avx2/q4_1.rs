@@ -37,7 +37,6 @@ fn ops() -> impl Legacy<X = BlockQ4_1, Y = BlockQ8_1> {
         expand: |x: &BlockQ4_1| nibbles_32(&x.qs),
         load: |y: &BlockQ8_1| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_us8_pairs_float(q, y),
-        wscale: |x: &BlockQ4_1| (f16_to_f32(x.d), f16_to_f32(x.m)),
         ascale: |y: &BlockQ8_1| (f16_to_f32(y.d), f16_to_f32(y.s)),
         _blocks: PhantomData,
     }

@@ -43,7 +43,6 @@ fn ops() -> impl Legacy<X = BlockQ5_1, Y = BlockQ8_1> {
         },
         load: |y: &BlockQ8_1| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_us8_pairs_float(q, y),
-        wscale: |x: &BlockQ5_1| (f16_to_f32(x.d), f16_to_f32(x.m)),
         ascale: |y: &BlockQ8_1| (f16_to_f32(y.d), f16_to_f32(y.s)),
         _blocks: PhantomData,
     }
