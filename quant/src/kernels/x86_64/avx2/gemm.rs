@@ -46,7 +46,7 @@ pub(super) fn check(
 
 /// One legacy format's pieces of the block loop (weight block `X`, activation block `Y`), as
 /// closures written inside the format's `#[target_feature]` kernel (so they inherit its features).
-pub(super) struct Ops<X, Y, E, Ld, I, As> {
+pub(super) struct Ops<X, Y, E, Ld, I> {
     /// Whether the format has a minimum (`Q4_1`, `Q5_1`): `summs` and the final `+ summs`.
     pub min: bool,
     /// The weight block's 32 bytes as `int` wants them (unpacked once per tile).
@@ -55,29 +55,26 @@ pub(super) struct Ops<X, Y, E, Ld, I, As> {
     pub load: Ld,
     /// The block's 8 lane sums of 4 products each, as f32 (exact integers).
     pub int: I,
-    /// Activation scale and `s` (`s` unused unless `min`).
-    pub ascale: As,
     pub _blocks: core::marker::PhantomData<fn(&X, &Y)>,
 }
 
 /// [`Ops`] with its closure types hidden.
 pub(super) trait Legacy {
     type X: bytemuck::Pod;
-    type Y;
+    type Y: bytemuck::Pod;
     fn min(&self) -> bool;
     fn expand(&self, x: &Self::X) -> __m256i;
     fn load(&self, y: &Self::Y) -> __m256i;
     fn int(&self, q: __m256i, y: __m256i) -> __m256;
-    fn ascale(&self, y: &Self::Y) -> (f32, f32);
 }
 
-impl<X, Y, E, Ld, I, As> Legacy for Ops<X, Y, E, Ld, I, As>
+impl<X, Y, E, Ld, I> Legacy for Ops<X, Y, E, Ld, I>
 where
     X: bytemuck::Pod,
+    Y: bytemuck::Pod,
     E: Fn(&X) -> __m256i,
     Ld: Fn(&Y) -> __m256i,
     I: Fn(__m256i, __m256i) -> __m256,
-    As: Fn(&Y) -> (f32, f32),
 {
     type X = X;
     type Y = Y;
@@ -97,14 +94,11 @@ where
     fn int(&self, q: __m256i, y: __m256i) -> __m256 {
         (self.int)(q, y)
     }
-    #[inline(always)]
-    fn ascale(&self, y: &Y) -> (f32, f32) {
-        (self.ascale)(y)
-    }
 }
 
-/// The first 4 bytes of a block: every legacy weight block starts with its f16 `d`, and the
-/// `_1` formats follow it with their f16 `m` (for the others the next 2 bytes are ignored).
+/// The first 4 bytes of a block: every legacy block starts with its f16 `d`, and the `_1`
+/// formats follow it with their f16 `m` (weights) or `s` (`Q8_1` activations); for the others
+/// the next 2 bytes are ignored.
 #[inline(always)]
 fn head<X: bytemuck::Pod>(x: &X) -> i32 {
     let b = bytemuck::bytes_of(x);
@@ -145,13 +139,14 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
         let dm = _mm256_cvtph_ps(_mm_setr_epi32(heads[0], heads[1], heads[2], heads[3]));
         for t in 0..T {
             let y = &a[t][b];
-            let (da, sa) = ops.ascale(y);
+            // [d_a, s_a, ..] (exact)
+            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(head(y)));
             let yv = ops.load(y);
             // lane 2i: d_w(i) * d_a, the spec's f32 product
-            let dd = _mm256_mul_ps(dm, _mm256_set1_ps(da));
+            let dd = _mm256_mul_ps(dm, _mm256_broadcastss_ps(ds));
             if ops.min() {
                 // lane 2i + 1: fma(m_w(i), s_a, summs), the spec's scalar FMA
-                summs[t] = _mm256_fmadd_ps(dm, _mm256_set1_ps(sa), summs[t]);
+                summs[t] = _mm256_fmadd_ps(dm, _mm256_broadcastss_ps(_mm_movehdup_ps(ds)), summs[t]);
             }
             for i in 0..R {
                 let d = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(2 * i as i32));
