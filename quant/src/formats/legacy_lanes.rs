@@ -100,7 +100,7 @@ pub(crate) fn quantize_block_i32(x: &[f32; 32]) -> (f32, [i32; 32]) {
     let mut q = [0i32; 32];
     for (q, &v) in q.iter_mut().zip(x) {
         let r = libm::rintf(v * id);
-        *q = if r >= -2_147_483_648.0 && r < 2_147_483_648.0 { r as i32 } else { i32::MIN };
+        *q = if (-2_147_483_648.0..2_147_483_648.0).contains(&r) { r as i32 } else { i32::MIN };
     }
     (d, q)
 }

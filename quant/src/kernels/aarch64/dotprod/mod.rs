@@ -3,7 +3,8 @@
 //! quantizers gain nothing from `sdot` and reuse the NEON kernels.
 //!
 //! Exactness: integer sums are exact (`sdot` accumulates 4 i8 x i8 products into i32 lanes).
-//! The legacy formats, `q2_K`, `q4_K` and `q6_K` are bit-identical to the spec (for the last two,
+//! The legacy formats (x86 llama.cpp's AVX2 arithmetic, not ARM llama.cpp's: see
+//! `neon/legacy.rs`), `q2_K`, `q4_K` and `q6_K` are bit-identical to the spec (for the last two,
 //! llama.cpp's x86-64 AVX2 arithmetic, whose integer lanes are `sdot`'s: see `neon/k_quad.rs`);
 //! `q3_K q5_K` form the spec's per-block integer sum exactly but accumulate `d * isum` per block
 //! in one f32 instead of the spec's 8 lane accumulators (`sdot` mixes the spec's lanes), so they

@@ -2,6 +2,11 @@
 //! (Cortex-A72 / Raspberry Pi 4 included). One file per format; `util` holds the shared helpers
 //! and `quantize` the activation quantizers (also used by the dotprod tier).
 //!
+//! The legacy formats' dots (`legacy` holds their shared block loop) and activation quantizers
+//! reproduce the spec, i.e. **x86-64 llama.cpp's** AVX2 arithmetic (8 f32 lanes as two f32x4,
+//! `vfmaq` for `_mm256_fmadd_ps`, the `hsum_float_8` tree), so an aarch64 run matches llama.cpp on
+//! x86, not llama.cpp on ARM (whose NEON code sums in another order).
+//!
 //! Every kernel here is bit-identical to the scalar spec except the float formats
 //! (`f32 f16 bf16`), which sum their (exact, spec-rounded) f32 products in f64 in a different
 //! order (see `f32.rs` for the bound).

@@ -46,7 +46,7 @@ pub(super) fn check(
 
 /// One legacy format's pieces of the block loop (weight block `X`, activation block `Y`), as
 /// closures written inside the format's `#[target_feature]` kernel (so they inherit its features).
-pub(super) struct Ops<X, Y, E, Ld, I, Ws, As> {
+pub(super) struct Ops<X, Y, E, Ld, I> {
     /// Whether the format has a minimum (`Q4_1`, `Q5_1`): `summs` and the final `+ summs`.
     pub min: bool,
     /// The weight block's 32 bytes as `int` wants them (unpacked once per tile).
@@ -55,33 +55,26 @@ pub(super) struct Ops<X, Y, E, Ld, I, Ws, As> {
     pub load: Ld,
     /// The block's 8 lane sums of 4 products each, as f32 (exact integers).
     pub int: I,
-    /// Weight scale and minimum (the minimum is unused unless `min`).
-    pub wscale: Ws,
-    /// Activation scale and `s` (`s` unused unless `min`).
-    pub ascale: As,
     pub _blocks: core::marker::PhantomData<fn(&X, &Y)>,
 }
 
 /// [`Ops`] with its closure types hidden.
 pub(super) trait Legacy {
     type X: bytemuck::Pod;
-    type Y;
+    type Y: bytemuck::Pod;
     fn min(&self) -> bool;
     fn expand(&self, x: &Self::X) -> __m256i;
     fn load(&self, y: &Self::Y) -> __m256i;
     fn int(&self, q: __m256i, y: __m256i) -> __m256;
-    fn wscale(&self, x: &Self::X) -> (f32, f32);
-    fn ascale(&self, y: &Self::Y) -> (f32, f32);
 }
 
-impl<X, Y, E, Ld, I, Ws, As> Legacy for Ops<X, Y, E, Ld, I, Ws, As>
+impl<X, Y, E, Ld, I> Legacy for Ops<X, Y, E, Ld, I>
 where
     X: bytemuck::Pod,
+    Y: bytemuck::Pod,
     E: Fn(&X) -> __m256i,
     Ld: Fn(&Y) -> __m256i,
     I: Fn(__m256i, __m256i) -> __m256,
-    Ws: Fn(&X) -> (f32, f32),
-    As: Fn(&Y) -> (f32, f32),
 {
     type X = X;
     type Y = Y;
@@ -101,21 +94,15 @@ where
     fn int(&self, q: __m256i, y: __m256i) -> __m256 {
         (self.int)(q, y)
     }
-    #[inline(always)]
-    fn wscale(&self, x: &X) -> (f32, f32) {
-        (self.wscale)(x)
-    }
-    #[inline(always)]
-    fn ascale(&self, y: &Y) -> (f32, f32) {
-        (self.ascale)(y)
-    }
 }
 
-/// `fma(a, b, c)` with one rounding (`vfmadd231ss`).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn fma_ss(a: f32, b: f32, c: f32) -> f32 {
-    _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)))
+/// The first 4 bytes of a block: every legacy block starts with its f16 `d`, and the `_1`
+/// formats follow it with their f16 `m` (weights) or `s` (`Q8_1` activations); for the others
+/// the next 2 bytes are ignored.
+#[inline(always)]
+fn head<X: bytemuck::Pod>(x: &X) -> i32 {
+    let b = bytemuck::bytes_of(x);
+    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// The `R x T` outputs of weight rows `w[i]` and activation rows `a[t]` (all equally long):
@@ -132,33 +119,52 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
 ) -> [[f32; R]; T] {
     let rb = w[0].len();
     let mut acc = [[_mm256_setzero_ps(); R]; T];
-    let mut summs = [[0f32; R]; T];
+    // lane 2i + 1: row i's `summs` (the even lanes collect unused values)
+    let mut summs = [_mm256_setzero_ps(); T];
     for b in 0..rb {
         for l in b * lines_per_block..(b + 1) * lines_per_block {
             if let Some(x) = next.get(l * 64) {
                 prefetch(x);
             }
         }
-        let q: [__m256i; R] = core::array::from_fn(|i| ops.expand(&w[i][b]));
-        let s: [(f32, f32); R] = core::array::from_fn(|i| ops.wscale(&w[i][b]));
+        // (plain loops, not `array::from_fn`: its closure would not be inlined, being compiled
+        // with this function's target features while `from_fn` is not)
+        let mut q = [_mm256_setzero_si256(); R];
+        let mut heads = [0i32; 4];
+        for i in 0..R {
+            q[i] = ops.expand(&w[i][b]);
+            heads[i] = head(&w[i][b]);
+        }
+        // [d_0, m_0, d_1, m_1, ..] of the R rows, exactly (F16C)
+        let dm = _mm256_cvtph_ps(_mm_setr_epi32(heads[0], heads[1], heads[2], heads[3]));
         for t in 0..T {
             let y = &a[t][b];
-            let (da, sa) = ops.ascale(y);
+            // [d_a, s_a, ..] (exact)
+            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(head(y)));
             let yv = ops.load(y);
+            // lane 2i: d_w(i) * d_a, the spec's f32 product
+            let dd = _mm256_mul_ps(dm, _mm256_broadcastss_ps(ds));
+            if ops.min() {
+                // lane 2i + 1: fma(m_w(i), s_a, summs), the spec's scalar FMA
+                summs[t] = _mm256_fmadd_ps(dm, _mm256_broadcastss_ps(_mm_movehdup_ps(ds)), summs[t]);
+            }
             for i in 0..R {
-                let d = _mm256_set1_ps(s[i].0 * da);
+                let d = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(2 * i as i32));
                 acc[t][i] = _mm256_fmadd_ps(d, ops.int(q[i], yv), acc[t][i]);
-                if ops.min() {
-                    summs[t][i] = fma_ss(s[i].1, sa, summs[t][i]);
-                }
             }
         }
     }
-    core::array::from_fn(|t| {
-        core::array::from_fn(
-            |i| if ops.min() { hsum_ps(acc[t][i]) + summs[t][i] } else { hsum_ps(acc[t][i]) },
-        )
-    })
+    let mut out = [[0f32; R]; T];
+    for t in 0..T {
+        let mut sm = [0f32; 8];
+        // SAFETY: `sm` is 32 writable bytes; storeu needs no alignment.
+        unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs[t]) };
+        for i in 0..R {
+            let h = hsum_ps(acc[t][i]);
+            out[t][i] = if ops.min() { h + sm[2 * i + 1] } else { h };
+        }
+    }
+    out
 }
 
 /// The single-row dot product (`w.len() == a.len()`).
@@ -187,7 +193,10 @@ fn rows<L: Legacy, const R: usize>(
     next: &[u8],
 ) {
     let n_tok = a.len() / rb;
-    let wr: [&[L::X]; R] = core::array::from_fn(|i| &w[(r0 + i) * rb..(r0 + i + 1) * rb]);
+    let mut wr: [&[L::X]; R] = [&[]; R];
+    for (i, wr) in wr.iter_mut().enumerate() {
+        *wr = &w[(r0 + i) * rb..(r0 + i + 1) * rb];
+    }
     let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
     let tok = |t: usize| &a[t * rb..(t + 1) * rb];
     let mut t = 0;

@@ -8,20 +8,23 @@
 //! what makes calling the wrappers sound.
 //!
 //! Numerics, per kernel (details in each file):
-//! - integer block sums are exact for **every** input (any bytes, `i8` -128 included); the
-//!   `maddubs` sign trick is only used where it cannot saturate or wrap;
-//! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the float part is the spec's own
-//!   per-block operations in its order, so dot products and the multi-row `gemm` kernels are
-//!   **bit-identical to the spec** for every input (tests/kernel_exact.rs); the tiers of a model
-//!   with these formats compute the same logits;
-//! - `q4_K` (its three products) and `q6_K`: the spec is llama.cpp's x86-64 AVX2 arithmetic, and
-//!   these kernels (and the multi-row ones in [`gemm_k`]) are bit-identical to it for every input
-//!   (tests/k_exact.rs, and tests/k_llama_x86.rs against libggml's own outputs);
+//! - integer block sums are exact for **every** input (any bytes, `i8` -128 included);
+//! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the spec is llama.cpp's own AVX2
+//!   arithmetic (`formats/legacy_lanes.rs`: 8 f32 lanes, `fmadd` per block, `hsum_float_8`, the
+//!   `maddubs` sign trick with its -128 behaviour) and the kernels here are those instructions,
+//!   tiled over several outputs (`gemm.rs`), so dot products and the multi-row `gemm` kernels are
+//!   **bit-identical to the spec and to llama.cpp** for every input (tests/kernel_exact.rs,
+//!   tests/ggml_x86_legacy.rs); the tiers of a model with these formats compute the same logits;
+//! - `q4_K` (its three products) and `q6_K` (its vec_dot and tiled products): the spec is
+//!   llama.cpp's x86-64 AVX2 arithmetic, and these kernels (and the multi-row ones in [`gemm_k`])
+//!   are bit-identical to it for every input (tests/k_exact.rs, and tests/k_llama_x86.rs against
+//!   libggml's own outputs);
 //! - the other K-quants and f32/f16/bf16: the float accumulation uses `f32x8` FMA accumulators, a
 //!   different order from the spec's, so dot products are bit-identical to the spec only when all
 //!   partial sums are exactly representable (the parity tests check this), and otherwise within
 //!   f32 accumulation error (bounded in the tests);
-//! - the quantizers are bit-identical to the spec for every input.
+//! - the quantizers are bit-identical to the spec for every input (`q8_0`/`q8_1`: llama.cpp's AVX2
+//!   activation quantizers).
 
 mod bf16;
 mod f16;

@@ -7,7 +7,7 @@ use core::arch::x86_64::*;
 use core::marker::PhantomData;
 
 use super::gemm::{self, Legacy, Ops};
-use super::util::{f16_to_f32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
+use super::util::{load_i8, mul_sum_i8_pairs_float, nibbles_32};
 use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -37,8 +37,6 @@ fn ops() -> impl Legacy<X = BlockQ4_0, Y = BlockQ8_0> {
         expand: |x: &BlockQ4_0| _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8)),
         load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_i8_pairs_float(q, y),
-        wscale: |x: &BlockQ4_0| (f16_to_f32(x.d), 0.0),
-        ascale: |y: &BlockQ8_0| (f16_to_f32(y.d), 0.0),
         _blocks: PhantomData,
     }
 }

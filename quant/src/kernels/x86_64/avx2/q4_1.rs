@@ -7,7 +7,7 @@
 use core::marker::PhantomData;
 
 use super::gemm::{self, Legacy, Ops};
-use super::util::{f16_to_f32, load_i8, mul_sum_us8_pairs_float, nibbles_32};
+use super::util::{load_i8, mul_sum_us8_pairs_float, nibbles_32};
 use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q8_1::BlockQ8_1;
 
@@ -37,8 +37,6 @@ fn ops() -> impl Legacy<X = BlockQ4_1, Y = BlockQ8_1> {
         expand: |x: &BlockQ4_1| nibbles_32(&x.qs),
         load: |y: &BlockQ8_1| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_us8_pairs_float(q, y),
-        wscale: |x: &BlockQ4_1| (f16_to_f32(x.d), f16_to_f32(x.m)),
-        ascale: |y: &BlockQ8_1| (f16_to_f32(y.d), f16_to_f32(y.s)),
         _blocks: PhantomData,
     }
 }

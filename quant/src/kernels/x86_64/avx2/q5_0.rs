@@ -8,7 +8,7 @@ use core::arch::x86_64::*;
 use core::marker::PhantomData;
 
 use super::gemm::{self, Legacy, Ops};
-use super::util::{bytes_from_bits_32, f16_to_f32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
+use super::util::{bytes_from_bits_32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -43,8 +43,6 @@ fn ops() -> impl Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
         },
         load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_i8_pairs_float(q, y),
-        wscale: |x: &BlockQ5_0| (f16_to_f32(x.d), 0.0),
-        ascale: |y: &BlockQ8_0| (f16_to_f32(y.d), 0.0),
         _blocks: PhantomData,
     }
 }

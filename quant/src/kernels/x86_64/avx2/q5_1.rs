@@ -8,7 +8,7 @@ use core::arch::x86_64::*;
 use core::marker::PhantomData;
 
 use super::gemm::{self, Legacy, Ops};
-use super::util::{bytes_from_bits_32, f16_to_f32, load_i8, mul_sum_us8_pairs_float, nibbles_32};
+use super::util::{bytes_from_bits_32, load_i8, mul_sum_us8_pairs_float, nibbles_32};
 use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_1::BlockQ8_1;
 
@@ -43,8 +43,6 @@ fn ops() -> impl Legacy<X = BlockQ5_1, Y = BlockQ8_1> {
         },
         load: |y: &BlockQ8_1| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_us8_pairs_float(q, y),
-        wscale: |x: &BlockQ5_1| (f16_to_f32(x.d), f16_to_f32(x.m)),
-        ascale: |y: &BlockQ8_1| (f16_to_f32(y.d), f16_to_f32(y.s)),
         _blocks: PhantomData,
     }
 }

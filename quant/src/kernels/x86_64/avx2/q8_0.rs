@@ -7,7 +7,7 @@
 use core::marker::PhantomData;
 
 use super::gemm::{self, Legacy, Ops};
-use super::util::{f16_to_f32, load_i8, mul_sum_i8_pairs_float};
+use super::util::{load_i8, mul_sum_i8_pairs_float};
 use crate::formats::q8_0::BlockQ8_0;
 
 /// Safe entry point of the kernel; only reachable through [`super::AVX2`].
@@ -36,8 +36,6 @@ fn ops() -> impl Legacy<X = BlockQ8_0, Y = BlockQ8_0> {
         expand: |x: &BlockQ8_0| load_i8(&x.qs, 0),
         load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
         int: |q, y| mul_sum_i8_pairs_float(q, y),
-        wscale: |x: &BlockQ8_0| (f16_to_f32(x.d), 0.0),
-        ascale: |y: &BlockQ8_0| (f16_to_f32(y.d), 0.0),
         _blocks: PhantomData,
     }
 }
