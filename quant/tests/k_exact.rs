@@ -117,6 +117,7 @@ fn run(tier: Tier) {
     check::<Q4K>(&format!("{t} q4_K gemv"), Q4K::dot_gemv, k.dot_q4_k_gemv, k.gemm_q4_k_gemv, random_q4k, 2);
     check::<Q4K>(&format!("{t} q4_K gemm"), Q4K::dot_gemm, k.dot_q4_k_gemm, k.gemm_q4_k_gemm, random_q4k, 3);
     check::<Q6K>(&format!("{t} q6_K"), Q6K::vec_dot, k.dot_q6_k, k.gemm_q6_k, random_q6k, 4);
+    check::<Q6K>(&format!("{t} q6_K tiled"), Q6K::dot_tiled, k.dot_q6_k_tiled, None, random_q6k, 6);
 
     let mut rng = Rng::new(5);
     for case in 0..200 {

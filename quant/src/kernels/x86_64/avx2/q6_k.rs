@@ -43,13 +43,23 @@ pub(crate) fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     unsafe { dot_tiled_avx2(w, a) }
 }
 
-/// The block's exact integer sum (the lanes of [`block_sumi`] added: integer, so in any order),
-/// then the tiled kernel's float steps: `fma(d_w * s1, d_a, acc)`.
+/// The block's exact integer sum from the quants alone (llama.cpp's tiled kernel does not read
+/// the activations' `bsums`): per pair `u*a + u'*a' - (32a + 32a')` in `i16` (|q| <= 32: no
+/// saturation), times the scales, summed in `i32` (integer, so in any order); then the tiled
+/// kernel's float steps: `fma(d_w * s1, d_a, acc)`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let m32 = _mm256_set1_epi8(32);
     let mut acc = _mm_setzero_ps();
     for (x, y) in w.iter().zip(a) {
-        let s1 = hsum_epi32(block_sumi(x, y));
+        let (raw, scales, _) = unpack(x);
+        let mut sumi = _mm256_setzero_si256();
+        for c in 0..8 {
+            let q8 = load_i8(&y.qs, 32 * c);
+            let p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(raw[c], q8), _mm256_maddubs_epi16(m32, q8));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+        }
+        let s1 = hsum_epi32(sumi);
         let res = _mm_set_ss(f16_to_f32(x.d) * s1 as f32);
         acc = _mm_fmadd_ss(res, _mm_set_ss(y.d), acc);
     }
