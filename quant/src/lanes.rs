@@ -16,8 +16,12 @@
 //!   `GGML_F16_EPR` 8): 32 lane accumulators `acc[j*8+l]` with `acc = fma(x, y, acc)` over the
 //!   whole chunks of 32, then `GGML_F32x8_REDUCE`: `v[l] = (acc[l] + acc[16+l]) + (acc[8+l] +
 //!   acc[24+l])`, `t[l] = v[l] + v[l+4]`, `s = (t0 + t1) + (t2 + t3)` (two `hadd`s); the last
-//!   `n % 32` products are then added to `s` in f64 (f16; f32 adds them in f32 with a fused
-//!   multiply-add, as GCC contracts `sumf += x[i]*y[i]`), and the result rounded to f32.
+//!   `n % 32` products are then added to `s` in f64 (f16; f32 adds them in f32 with fused
+//!   multiply-adds, `sumf += x[i]*y[i]` as GCC may contract it), and the result rounded to f32.
+//!   The f16 orders are checked against libggml (runtime/tests/ggml_ops.rs); for f32, tinyBLAS
+//!   is, but `ggml_vec_dot_f32` with a tail (`n % 32 != 0`, an f32 cache with such a head size)
+//!   is not: libggml's results on such a length match neither a fused nor an unfused tail, so
+//!   its order there is still unknown.
 //! - [`DotOrder::VecDotPadded`]: `VecDot` over the operands zero-extended to a multiple of 32
 //!   (the last partial chunk goes through the lanes; no f64 tail): the single-token `kqv` row,
 //!   whose llama.cpp length is the padded KV length.

@@ -48,7 +48,8 @@ pub fn v_expf(x: f32) -> f32 {
     let u = b * b;
     let j = fmaf(fmaf(fmaf(P0, b, P1), u, fmaf(P2, b, P3)), u, P4 * b);
     // `c`: |n| > 126 (false for NaN, as _CMP_GT_OQ).
-    if !(fabs(n) > 126.0) {
+    let c = fabs(n) > 126.0;
+    if !c {
         return fmaf(j, k, k);
     }
     let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };

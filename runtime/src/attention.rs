@@ -21,7 +21,9 @@
 //! The positions are in llama.cpp's cell order (slot `j` of a fresh sequence is its cell `j`), and
 //! llama.cpp's KV length is a multiple of 256, so every 8- and 32-value chunk boundary falls where
 //! it falls in llama.cpp and the masked cells (probability 0) add exactly nothing: the scores,
-//! probabilities and outputs are llama.cpp's bits.
+//! probabilities and outputs are llama.cpp's bits. Not yet for a sliding-window layer whose ring
+//! has wrapped: llama.cpp's SWA cache places the positions in other cells than our ring's slots,
+//! so the chunks group other values (same terms, another summation order).
 //!
 //! With a q8_0 cache (llama.cpp's `-ctk q8_0 -ctv q8_0`) the query head is quantized to q8_0 and
 //! each score is the kernels' `q8_0 x q8_0` dot (bit-identical on every tier); the values are

@@ -101,6 +101,19 @@ static void mul_mat_case(const char * name, int k, int m, int n, float amp_a, fl
     ggml_free(ctx);
 }
 
+// C = mul_mat(A f32 [k, m], B f32 [k, n]): an f32 KV cache's products.
+static void mul_mat_f32_case(const char * name, int k, int m, int n) {
+    struct ggml_context * ctx = new_ctx();
+    struct ggml_tensor * a = rand_f32(ctx, k, m, 3.0f);
+    struct ggml_tensor * b = rand_f32(ctx, k, n, 3.0f);
+    struct ggml_tensor * c = ggml_mul_mat(ctx, a, b);
+    compute(ctx, c);
+    FILE * f = out_open(name);
+    put(f, a); put(f, b); put(f, c);
+    fclose(f);
+    ggml_free(ctx);
+}
+
 // rms_norm(x) * w over rows of n (the graph llama.cpp builds; the CPU backend fuses the two).
 static void rms_norm_case(const char * name, int n, int rows, float eps) {
     struct ggml_context * ctx = new_ctx();
@@ -175,5 +188,7 @@ int main(int argc, char ** argv) {
     rope_case("rope_norm_hd64", 64, 0, 100000.0f);               // llama (SmolLM2)
     rope_case("rope_neox_hd256", 256, 2, 1000000.0f);            // neox (Gemma 3 global layers)
     geglu_case("geglu_all_f16");
+    mul_mat_f32_case("f32_k37_m8_t1", 37, 8, 1);                // vec_dot_f32 with a 5-value tail
+    mul_mat_f32_case("f32_k40_m8_t4", 40, 8, 4);                // tinyBLAS f32
     return 0;
 }
