@@ -10,7 +10,9 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{f16_to_f32, hsum_epi32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8};
+use super::util::{
+    f16_to_f32, hsum_epi32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8,
+};
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 

@@ -279,4 +279,3 @@ pub(super) fn hsum8_epi32(p: &[__m256i; 8]) -> __m256i {
     let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
     _mm256_add_epi32(lo, hi)
 }
-
