@@ -17,10 +17,12 @@ extern crate std;
 #[cfg(target_endian = "big")]
 compile_error!("emberlm-quant reads GGUF blocks in place and supports little-endian targets only");
 
+pub mod cmath;
 pub mod formats;
 pub mod kernels;
 pub mod lanes;
 mod types;
+pub mod vexp;
 
 pub use kernels::{Dispatch, Kernels, Tier};
 pub use types::QuantType;

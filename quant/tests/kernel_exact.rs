@@ -3,11 +3,13 @@
 //!
 //! Why bit-identity and not a bound: a model's activations are re-quantized to 8 bits before every
 //! product, so a one-ulp difference in one tier can flip a rounding and move the logits of a model
-//! with massive activations (SmolLM2) by whole units. The kernels therefore keep the spec's
-//! per-block float operations and order (only the exact integer work is vectorized), and these
-//! tests hold them to it on random blocks (random bytes, any `i8` including -128, random finite
-//! scales of every magnitude), blocks quantized from random values, every row count around the
-//! 8-row tiles and several activation-row counts and output strides.
+//! with massive activations (SmolLM2) by whole units. The spec is llama.cpp's x86 AVX2 arithmetic
+//! (8 f32 lanes, one fused multiply-add per block and lane, one horizontal sum; see
+//! `formats/legacy_lanes.rs`), which every tier reproduces operation for operation, and these
+//! tests hold them to it on random blocks (random bytes, any `i8` including -128, where the x86
+//! sign trick negates some products; random finite scales of every magnitude, so a dropped or
+//! added rounding shows), blocks quantized from random values, every row count around the
+//! 4-row tiles, 1, 2 and odd activation-row counts, and output strides.
 //!
 //! A tier this CPU cannot run prints `SKIPPED: ...` and returns.
 
@@ -116,7 +118,7 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
     let (ws, as_) = scales::<F>();
     let mut rng = Rng::new(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for rb in [1, 3, 18] {
-        for n_rows in [1, 7, 8, 9, 16, 21] {
+        for n_rows in [1, 2, 3, 4, 5, 7, 8, 9, 16, 21] {
             for n_tok in [1, 2, 4, 5, 9] {
                 let stride = n_rows + rng.below(3) as usize;
                 let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);

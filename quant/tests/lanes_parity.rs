@@ -1,5 +1,6 @@
-//! Bit-exact parity of every tier's lane-ordered attention dots (`Kernels::lanes_dot_f32`,
-//! `Kernels::lanes_dot_f16`) with their spec, [`emberlm_quant::lanes`].
+//! Bit-exact parity of every tier's attention dots (`Kernels::lanes_dot_f32`,
+//! `Kernels::lanes_dot_f16`, in each of llama.cpp's three orders) with their spec,
+//! [`emberlm_quant::lanes`].
 //!
 //! Unlike the weight-format dots (equal to the spec only within a float bound), these must give
 //! the **same bits** on every tier for all inputs: attention feeds activations that get quantized
@@ -11,7 +12,10 @@
 mod common;
 
 use common::Rng;
+use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Kernels, Tier, lanes};
+
+const ORDERS: [DotOrder; 3] = [DotOrder::VecDot, DotOrder::VecDotPadded, DotOrder::Tinyblas];
 use half::f16;
 
 const LENGTHS: &[usize] = &[
@@ -66,9 +70,11 @@ fn lanes_dot_f32_is_bit_identical_on_every_tier() {
             for _ in 0..4 {
                 let x: Vec<f32> = (0..n).map(|_| gen_value(&mut rng)).collect();
                 let y: Vec<f32> = (0..n).map(|_| gen_value(&mut rng)).collect();
-                let want = lanes::dot_f32(&x, &y);
-                for k in &tiers {
-                    assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f32)(&x, &y));
+                for o in ORDERS {
+                    let want = lanes::dot_f32(&x, &y, o);
+                    for k in &tiers {
+                        assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f32)(&x, &y, o));
+                    }
                 }
             }
         }
@@ -85,9 +91,11 @@ fn lanes_dot_f16_is_bit_identical_on_every_tier() {
                 // f16 range: values past 65504 become infinities, tiny ones subnormals or zeros.
                 let x: Vec<f16> = (0..n).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
                 let y: Vec<f16> = (0..n).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
-                let want = lanes::dot_f16(&x, &y);
-                for k in &tiers {
-                    assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f16)(&x, &y));
+                for o in ORDERS {
+                    let want = lanes::dot_f16(&x, &y, o);
+                    for k in &tiers {
+                        assert_same_bits(name, k.tier, n, want, (k.lanes_dot_f16)(&x, &y, o));
+                    }
                 }
             }
         }
@@ -102,9 +110,11 @@ fn lanes_dot_f16_covers_subnormals_and_extremes() {
     for start in (0..all.len()).step_by(4096) {
         let x = &all[start..(start + 4096).min(all.len())];
         let y: Vec<f16> = x.iter().rev().copied().collect();
-        let want = lanes::dot_f16(x, &y);
-        for k in &tiers {
-            assert_same_bits("all-f16", k.tier, x.len(), want, (k.lanes_dot_f16)(x, &y));
+        for o in ORDERS {
+            let want = lanes::dot_f16(x, &y, o);
+            for k in &tiers {
+                assert_same_bits("all-f16", k.tier, x.len(), want, (k.lanes_dot_f16)(x, &y, o));
+            }
         }
     }
 }
@@ -112,15 +122,17 @@ fn lanes_dot_f16_covers_subnormals_and_extremes() {
 #[test]
 fn lanes_dots_sum_in_the_spec_order_not_in_f64() {
     // The spec is not "the exact dot rounded": catch a tier that silently sums in f64 or in
-    // order. 1e8 and -1e8 cancel in the step-4 tree, after lane 1's 1.0 would have been absorbed
-    // by a sequential sum.
+    // order. 1e8 and -1e8 cancel in the reduction tree (lanes 0 and 16 of vec_dot, lanes 0 and
+    // 0 of two tinyBLAS chunks), after the 1.0 would have been absorbed by a sequential sum.
     let mut x = vec![0f32; 32];
     x[0] = 1e8;
     x[1] = 1.0;
-    x[8] = -1e8;
+    x[16] = -1e8;
     let ones = vec![1f32; 32];
     for k in tiers() {
-        assert_eq!((k.lanes_dot_f32)(&x, &ones), 1.0, "tier {}", k.tier);
+        for o in ORDERS {
+            assert_eq!((k.lanes_dot_f32)(&x, &ones, o), 1.0, "tier {} {o:?}", k.tier);
+        }
         let seq: f32 = x.iter().sum();
         assert_eq!(seq, 0.0, "the sequential sum differs, so this input tells the orders apart");
     }
@@ -130,5 +142,5 @@ fn lanes_dots_sum_in_the_spec_order_not_in_f64() {
 #[should_panic(expected = "operand lengths")]
 fn lanes_dot_wrong_lengths_panic() {
     let k = Kernels::best();
-    (k.lanes_dot_f32)(&[1.0; 9], &[1.0; 8]);
+    (k.lanes_dot_f32)(&[1.0; 9], &[1.0; 8], DotOrder::VecDot);
 }

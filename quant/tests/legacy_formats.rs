@@ -159,28 +159,31 @@ float_bound!(F32, F16, BF16);
 
 // Integer-exact formats (Q4_0, Q5_0, Q8_0, Q8_1 x Q8_0/Q8_1): every dequantized value q*d is
 // exact in f32 (<= 8-bit q times an 11-bit f16 mantissa), so the f64 reference is exact up to
-// n*2^-53. vec_dot computes each block's integer sum exactly, then two f32 multiplications
-// (relative error <= 2u) and a recursive f32 sum over nb blocks (<= (nb-1)u * Σ|block terms|),
-// and |block term| <= Σ_block |w a|. Bound: (nb + 2) * u * Σ|w a| (+ the f64 reference error).
+// n*2^-53. vec_dot (llama.cpp's AVX2 arithmetic) forms the 8 lane sums of 4 products of each
+// block exactly (the activations here hold no -128, where the x86 sign trick would negate a
+// product), multiplies them by `d_w*d_a` (rounded once, u) with one fused multiply-add per block
+// into 8 lane accumulators (a recursive sum of nb terms: <= nb u), then adds the 8 lanes in a
+// tree of depth 3 (<= 3u); every term is bounded by Σ|w a| of its values. Bound:
+// (nb + 4) * u * Σ|w a| (+ the f64 reference error).
 macro_rules! int_exact_bound {
     ($($F:ty),*) => {$(
         impl DotBound for $F {
             fn bound(w: &[Self::Block], _: &[ActBlock<Self>], wd: &[f32], ad: &[f32]) -> (f64, f64) {
-                (0.0, ((w.len() + 2) as f64 * U32 + wd.len() as f64 * f64::EPSILON) * abs_dot(wd, ad))
+                (0.0, ((w.len() + 4) as f64 * U32 + wd.len() as f64 * f64::EPSILON) * abs_dot(wd, ad))
             }
         }
     )*};
 }
 int_exact_bound!(Q4_0, Q5_0, Q8_0, Q8_1);
 
-// Formats with a minimum (Q4_1, Q5_1 x Q8_1): per block llama.cpp computes
-// `(d_w*d_a)*sumi + m_w*s_a`, where `s_a` is the activation's f16-rounded `d_a * Σq_a`. So by
-// design it differs from the exact `Σ w a` by `Σ_blocks m_w * (s_a - d_a Σq_a)`: that term is
-// computed exactly (in f64) and added to the reference. What remains is f32 rounding: each
-// dequantized `q*d + m` is rounded once (u), each block term has 4 roundings, and the recursive
-// sum over nb blocks; the magnitudes involved are bounded by
+// Formats with a minimum (Q4_1, Q5_1 x Q8_1): llama.cpp computes the 8 lane accumulators of the
+// `d_w*d_a * q_w q_a` terms as above (<= (nb + 4) u) plus `summs`, an FMA chain of the `m_w*s_a`
+// (<= nb u), and adds the two (u), where `s_a` is the activation's f16-rounded `d_a * Σq_a`. So
+// by design it differs from the exact `Σ w a` by `Σ_blocks m_w * (s_a - d_a Σq_a)`: that term is
+// computed exactly (in f64) and added to the reference. What remains is f32 rounding, including
+// the reference's own dequantized `q*d + m` (2 roundings); the magnitudes involved are bounded by
 // M = Σ|w a| + Σ_blocks |m_w| (Σ_block |a| + |s_a|) (since |q d_w| <= |w| + |m_w|).
-// Bound: (nb + 5) * u * M (+ the f64 reference error).
+// Bound: (nb + 7) * u * M (+ the f64 reference error).
 trait HasMin {
     fn m(&self) -> half::f16;
 }
@@ -205,7 +208,7 @@ fn min_bound<B: HasMin>(w: &[B], a: &[BlockQ8_1], wd: &[f32], ad: &[f32]) -> (f6
         let sum_q: i32 = ab.qs.iter().map(|&q| i32::from(q)).sum();
         correction += m * (s - f64::from(ab.d.to_f32()) * f64::from(sum_q));
     }
-    (correction, ((w.len() + 5) as f64 * U32 + wd.len() as f64 * f64::EPSILON) * mag)
+    (correction, ((w.len() + 7) as f64 * U32 + wd.len() as f64 * f64::EPSILON) * mag)
 }
 impl DotBound for Q4_1 {
     fn bound(w: &[BlockQ4_1], a: &[BlockQ8_1], wd: &[f32], ad: &[f32]) -> (f64, f64) {

@@ -3,15 +3,27 @@
 //!
 //! - with an f16 cache the query head is rounded to f16 and each score is an f16 dot with the
 //!   key; an f32 cache uses f32 dots;
-//! - the scores go through [`softmax_scaled`] (scale, max subtraction, f64 sum);
+//! - the scores go through [`softmax_scaled`] (scale, max subtraction, ggml's vector `exp`,
+//!   chunk sums in f32 added in f64);
 //! - the probabilities are rounded to the cache type and each output value is one dot of a
 //!   (transposed) value row with them.
 //!
-//! Every dot is the lane-ordered one of [`emberlm_quant::lanes`] (32 f32 lanes, a fixed
-//! reduction tree), through the model's kernel table: SIMD-fast, and the same bits on every
-//! kernel tier, so the tier never changes a score (and so never flips the 8-bit rounding of a
-//! later activation). llama.cpp's own SIMD dots sum in f32 lanes too, in its own order; the
-//! fidelity tests bound the difference.
+//! Every dot is llama.cpp's own x86-64 one ([`emberlm_quant::lanes`]), through the model's kernel
+//! table: SIMD-fast, and the same bits on every kernel tier. Which one depends on the batch, as
+//! in llama.cpp: a batch of two tokens or more runs llamafile's tinyBLAS (`DotOrder::Tinyblas`:
+//! the key length, resp. llama.cpp's padded KV length, must be a multiple of 8 and the other
+//! dimension of 4, else llama.cpp falls back to `ggml_vec_dot_f16`), a single token
+//! `ggml_vec_dot_f16` (`VecDot` over the head for the scores, `VecDotPadded` over the KV length
+//! for the values, whose llama.cpp length is a multiple of 256). An f32 cache follows the same
+//! paths with ggml's f32 dots, except that llama.cpp's batched scores take `ggml_vec_dot_f32`
+//! (tinyBLAS is only tried on a contiguous query).
+//!
+//! The positions are in llama.cpp's cell order (slot `j` of a fresh sequence is its cell `j`), and
+//! llama.cpp's KV length is a multiple of 256, so every 8- and 32-value chunk boundary falls where
+//! it falls in llama.cpp and the masked cells (probability 0) add exactly nothing: the scores,
+//! probabilities and outputs are llama.cpp's bits. Not yet for a sliding-window layer whose ring
+//! has wrapped: llama.cpp's SWA cache places the positions in other cells than our ring's slots,
+//! so the chunks group other values (same terms, another summation order).
 //!
 //! With a q8_0 cache (llama.cpp's `-ctk q8_0 -ctv q8_0`) the query head is quantized to q8_0 and
 //! each score is the kernels' `q8_0 x q8_0` dot (bit-identical on every tier); the values are
@@ -30,6 +42,7 @@ use alloc::vec::Vec;
 use emberlm_models::arch::LayerSpec;
 use emberlm_quant::formats::f16::f32_to_f16;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
+use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Format, Kernels};
 use half::f16;
 
@@ -51,7 +64,7 @@ pub(crate) struct AttnScratch {
 impl AttnScratch {
     pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> Result<Self> {
         Ok(Self {
-            scores: zeroed(n_ctx, "attention scores")?,
+            scores: zeroed(n_ctx.next_multiple_of(8), "attention scores")?,
             probs16: zeroed(n_ctx, "attention scores")?,
             q16: zeroed(head_dim, "attention scores")?,
             q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
@@ -61,7 +74,8 @@ impl AttnScratch {
 
     /// Bytes [`AttnScratch::new`] allocates.
     pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> usize {
-        n_ctx * (4 + 2)
+        n_ctx.next_multiple_of(8) * 4
+            + n_ctx * 2
             + head_dim * 2
             + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
             + head_dim_v * 4
@@ -86,7 +100,9 @@ impl AttnShape {
 
 /// Attention of the token at position `pos` (whose key and value are the last stored in layer
 /// `il` of the cache) in layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head`
-/// value-sized heads. The dots run on `kernels` (every tier gives the same bits).
+/// value-sized heads. `batched`: the token is part of a batch of two or more (llama.cpp's
+/// tinyBLAS products) rather than alone (its `ggml_vec_dot_f16`). The dots run on `kernels`
+/// (every tier gives the same bits).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     kernels: &Kernels,
@@ -97,12 +113,22 @@ pub(crate) fn attend(
     pos: usize,
     s: &mut AttnScratch,
     out: &mut [f32],
+    batched: bool,
 ) {
     let layer = &kv.layers[il];
     let cap = layer.cap;
     let n = layer.n_visible(pos);
     let (hd, hdv) = (shape.head_dim, shape.head_dim_v);
     let group = shape.n_head / shape.n_head_kv;
+    // llama.cpp's tinyBLAS needs k % 8 == 0 and m % 4 == 0 (m, k: rows and length of its A).
+    let (kq_f16, kqv_f16) = if batched {
+        let kq = if hd % 8 == 0 { DotOrder::Tinyblas } else { DotOrder::VecDot };
+        (kq, if hdv % 4 == 0 { DotOrder::Tinyblas } else { DotOrder::VecDotPadded })
+    } else {
+        (DotOrder::VecDot, DotOrder::VecDotPadded)
+    };
+    let (kq_f32, kqv_f32) = (DotOrder::VecDot, kqv_f16);
+    let n8 = n.next_multiple_of(8);
     for h in 0..shape.n_head {
         let kvh = h / group;
         let qh = &q[h * hd..(h + 1) * hd];
@@ -114,13 +140,13 @@ pub(crate) fn attend(
                 }
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = (kernels.lanes_dot_f16)(&k[off..off + hd], &s.q16[..hd]);
+                    *sc = (kernels.lanes_dot_f16)(&k[off..off + hd], &s.q16[..hd], kq_f16);
                 }
             }
             KvBuf::F32(k) => {
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * layer.k_dim + kvh * hd;
-                    *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh);
+                    *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh, kq_f32);
                 }
             }
             KvBuf::Q8_0(k) => {
@@ -134,7 +160,9 @@ pub(crate) fn attend(
                 }
             }
         }
-        softmax_scaled(scores, shape.scale);
+        s.scores[n..n8].fill(f32::NEG_INFINITY);
+        softmax_scaled(kernels, &mut s.scores[..n8], shape.scale);
+        let scores = &s.scores[..n];
         let oh = &mut out[h * hdv..(h + 1) * hdv];
         match &layer.v {
             KvBuf::F16(v) => {
@@ -144,13 +172,13 @@ pub(crate) fn attend(
                 }
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = (kernels.lanes_dot_f16)(&v[row..row + n], p16);
+                    *o = (kernels.lanes_dot_f16)(&v[row..row + n], p16, kqv_f16);
                 }
             }
             KvBuf::F32(v) => {
                 for (i, o) in oh.iter_mut().enumerate() {
                     let row = (kvh * hdv + i) * cap;
-                    *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores);
+                    *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores, kqv_f32);
                 }
             }
             KvBuf::Q8_0(v) => {

@@ -208,7 +208,7 @@ pub(crate) fn forward(
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
             if !parallel {
                 let out = &mut attn[t * o_dim..(t + 1) * o_dim];
-                attend(model.kernels, kv, il, &shape, qt, pos, &mut attn_scratch[0], out);
+                attend(model.kernels, kv, il, &shape, qt, pos, &mut attn_scratch[0], out, n > 1);
             }
         }
         if parallel {
@@ -216,7 +216,7 @@ pub(crate) fn forward(
             pool.split_mut_with(&mut attn[..n * o_dim], o_dim, attn_scratch, &|toks, part, sc| {
                 for (t, out) in toks.zip(part.chunks_exact_mut(o_dim)) {
                     let qt = &q[t * q_dim..(t + 1) * q_dim];
-                    attend(model.kernels, kv, il, &shape, qt, pos0 + t, sc, out);
+                    attend(model.kernels, kv, il, &shape, qt, pos0 + t, sc, out, n > 1);
                 }
             });
         }
@@ -240,7 +240,7 @@ pub(crate) fn forward(
             &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
         )?;
         match c.flags.ffn_act {
-            FfnActivation::Silu => swiglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
+            FfnActivation::Silu => swiglu(model.kernels, &mut gate[..n * n_ff], &up[..n * n_ff], n_ff),
             FfnActivation::GeluTanh => match gelu {
                 Some(t) => t.geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
                 None => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),

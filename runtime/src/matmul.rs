@@ -3,7 +3,9 @@
 //! As in llama.cpp's CPU backend, a product `y = W x` never dequantizes `W`: the activation rows
 //! `x` are first quantized to the weight format's activation partner
 //! ([`Format::Activation`], llama.cpp's `vec_dot_type`), then every output value is one
-//! [`Format::vec_dot`] of a weight row with an activation row.
+//! [`Format::vec_dot`] of a weight row with an activation row, except for the `q4_K` matrices
+//! that llama.cpp repacks on x86-64 (row count a multiple of 8, see `q4k_repacked`), whose
+//! values follow its repacked gemm / gemv arithmetic.
 //!
 //! The kernel entry point, [`matmul_rows`], computes a *range of weight rows* for a whole batch
 //! of activation rows, reusing each weight row across the batch. Threads (each taking a row range)
@@ -14,6 +16,9 @@ use core::ops::Range;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use emberlm_models::TensorView;
+use emberlm_quant::formats::q4_k::{BlockQ4K, Q4K};
+use emberlm_quant::formats::q6_k::{BlockQ6K, Q6K};
+use emberlm_quant::formats::q8_k::BlockQ8K;
 use emberlm_quant::formats::{bf16::BF16, f16::F16, f32::F32, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K};
 use emberlm_quant::kernels::{QuantizeFn, gemm_by_dot};
 use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
@@ -174,8 +179,9 @@ pub struct QuantizedInput<'s> {
     kernels: &'static Kernels,
     pool: &'s Pool,
     buf: &'s mut [u32],
-    /// Activation type currently held, its rows and their length in values.
-    held: Option<(QuantType, usize, usize)>,
+    /// Activation type currently held, its rows, their length in values, and whether the rows
+    /// in groups of four were quantized by [`Q8K::quantize_4rows`] (see `q4k_repacked`).
+    held: Option<(QuantType, usize, usize, bool)>,
 }
 
 impl<'s> QuantizedInput<'s> {
@@ -208,7 +214,8 @@ impl<'s> QuantizedInput<'s> {
             ty: w.ty,
             why: "row is not a whole number of blocks",
         })?;
-        if self.held == Some((act, n_rows, n_cols)) {
+        let four_rows = q4k_repacked(w);
+        if self.held == Some((act, n_rows, n_cols, four_rows)) {
             return Ok((act, row_bytes));
         }
         let need = n_rows * row_bytes;
@@ -220,6 +227,23 @@ impl<'s> QuantizedInput<'s> {
             });
         }
         let bytes = &mut bytes[..need];
+        if four_rows {
+            // llama.cpp's repacked q4_K product quantizes the rows it takes in groups of four
+            // with its 4-row quantizer, the others with quantize_row_q8_K
+            let blocks = bytemuck::try_cast_slice_mut::<u8, BlockQ8K>(bytes).map_err(|_| w.misaligned())?;
+            let per_row = n_cols / Q8K::ELEMS;
+            let (row, four) = (self.kernels.quantize_q8_k, self.kernels.quantize_q8_k_4rows);
+            let grouped = n_rows - n_rows % 4;
+            let x = &x[..n_rows * n_cols];
+            self.pool.split_mut(blocks, per_row, &|rows, part| {
+                let xs = x[rows.start * n_cols..rows.end * n_cols].chunks_exact(n_cols);
+                for (t, (xr, br)) in rows.zip(xs.zip(part.chunks_exact_mut(per_row))) {
+                    if t < grouped { four(xr, br) } else { row(xr, br) }
+                }
+            });
+            self.held = Some((act, n_rows, n_cols, four_rows));
+            return Ok((act, row_bytes));
+        }
         with_weight_format!(w.ty, W => {
             type A = <W as Format>::Activation;
             let blocks = bytemuck::try_cast_slice_mut::<u8, <A as Format>::Block>(bytes)
@@ -234,7 +258,7 @@ impl<'s> QuantizedInput<'s> {
                 }
             });
         }, _ => return Err(w.misaligned()));
-        self.held = Some((act, n_rows, n_cols));
+        self.held = Some((act, n_rows, n_cols, four_rows));
         Ok((act, row_bytes))
     }
 
@@ -245,7 +269,7 @@ impl<'s> QuantizedInput<'s> {
         let acts = &bytes[..n_rows * row_bytes];
         let kernels = self.kernels;
         if self.pool.n_threads() == 1 {
-            return matmul_rows(kernels, w, acts, n_rows, 0..w.n_rows, y);
+            return matmul_rows_at(kernels, w, acts, 0..n_rows, n_rows, 0..w.n_rows, y);
         }
         // Validate once: the parts below are sub-problems of a valid problem and cannot fail.
         check_operands(w, acts, n_rows, 0..w.n_rows, y)?;
@@ -257,7 +281,7 @@ impl<'s> QuantizedInput<'s> {
             let unit = if w.n_rows % 8 == 0 { 8 } else { 1 };
             self.pool.split_many_mut(&mut [y], unit, &|_, units, part| {
                 let rows = units.start * unit..units.end * unit;
-                if matmul_rows(kernels, w, acts, 1, rows, part).is_err() {
+                if matmul_rows_at(kernels, w, acts, 0..1, 1, rows, part).is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
             });
@@ -266,7 +290,7 @@ impl<'s> QuantizedInput<'s> {
             // of all weight rows with a few tokens (each weight row is reused across them).
             self.pool.split_mut(y, w.n_rows, &|toks, part| {
                 let a = &acts[toks.start * row_bytes..toks.end * row_bytes];
-                if matmul_rows(kernels, w, a, toks.len(), 0..w.n_rows, part).is_err() {
+                if matmul_rows_at(kernels, w, a, toks, n_rows, 0..w.n_rows, part).is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
             });
@@ -317,7 +341,7 @@ impl QuantizedInput<'_> {
         let failed = AtomicBool::new(false);
         self.pool.split_many_mut(&mut outs[..ws.len()], unit, &|i, units, part| {
             let rows = units.start * unit..units.end * unit;
-            if matmul_rows(kernels, ws[i], acts, 1, rows, part).is_err() {
+            if matmul_rows_at(kernels, ws[i], acts, 0..1, 1, rows, part).is_err() {
                 failed.store(true, Ordering::Relaxed);
             }
         });
@@ -335,8 +359,22 @@ impl QuantizedInput<'_> {
 ///
 /// Each weight row is loaded once and dotted with every activation row. A thread computing a
 /// sub-range writes a disjoint output block; with `rows = 0..w.n_rows()` the output is the usual
-/// token-major `[n_tokens][n_rows]` matrix.
+/// token-major `[n_tokens][n_rows]` matrix. `acts` is the whole batch, quantized as
+/// [`QuantizedInput`] does (for a repacked `q4_K` matrix, see `q4k_repacked`, the rows in groups
+/// of four by `Q8K::quantize_4rows`).
 pub fn matmul_rows(
+    kernels: &Kernels,
+    w: &Matrix<'_>,
+    acts: &[u8],
+    n_tokens: usize,
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<()> {
+    matmul_rows_at(kernels, w, acts, 0..n_tokens, n_tokens, rows, out)
+}
+
+/// [`matmul_rows`] by the format's dot product (or its tier's multi-row kernel) for every value.
+fn matmul_rows_dot(
     kernels: &Kernels,
     w: &Matrix<'_>,
     acts: &[u8],
@@ -361,6 +399,61 @@ pub fn matmul_rows(
         }
         Ok(())
     }, _ => Err(w.misaligned()))
+}
+
+/// Whether llama.cpp (on x86-64 AVX2, its default CPU_REPACK buffer) repacks `w`: a `q4_K`
+/// matrix whose row count is a multiple of 8. Its products then follow
+/// [`Q4K::path`](emberlm_quant::formats::q4_k::Q4K::path): activation rows in groups of four
+/// (`t < n - n % 4` of a batch of `n`) by `Q4K::dot_gemm` on activations quantized by
+/// `Q8K::quantize_4rows`, the others by `Q4K::dot_gemv`.
+fn q4k_repacked(w: &Matrix<'_>) -> bool {
+    w.ty == QuantType::Q4K && w.n_rows % 8 == 0
+}
+
+/// [`matmul_rows`] for the activation rows `toks` (global indices) of a batch of `n_total` rows
+/// (`acts` holds just `toks`): the product of each row follows the path llama.cpp gives it.
+fn matmul_rows_at(
+    kernels: &Kernels,
+    w: &Matrix<'_>,
+    acts: &[u8],
+    toks: Range<usize>,
+    n_total: usize,
+    rows: Range<usize>,
+    out: &mut [f32],
+) -> Result<()> {
+    if w.ty == QuantType::Q6K && n_total >= Q6K::TILED_MIN_ROWS {
+        // llama.cpp's tiled K-quant matmul takes q6_K products of 8 or more rows
+        check_operands(w, acts, toks.len(), rows.clone(), out)?;
+        let wb = bytemuck::try_cast_slice::<u8, BlockQ6K>(w.data).map_err(|_| w.misaligned())?;
+        let ab = bytemuck::try_cast_slice::<u8, BlockQ8K>(acts).map_err(|_| w.misaligned())?;
+        let per_row = w.n_cols / Q6K::ELEMS;
+        let wb = &wb[rows.start * per_row..rows.end * per_row];
+        gemm_by_dot::<Q6K>(kernels.dot_q6_k_tiled, wb, &ab[..toks.len() * per_row], per_row, out, rows.len());
+        return Ok(());
+    }
+    if !q4k_repacked(w) {
+        return matmul_rows_dot(kernels, w, acts, toks.len(), rows, out);
+    }
+    check_operands(w, acts, toks.len(), rows.clone(), out)?;
+    let n_out = rows.len();
+    let wb = bytemuck::try_cast_slice::<u8, BlockQ4K>(w.data).map_err(|_| w.misaligned())?;
+    let ab = bytemuck::try_cast_slice::<u8, BlockQ8K>(acts).map_err(|_| w.misaligned())?;
+    let per_row = w.n_cols / Q4K::ELEMS;
+    let wb = &wb[rows.start * per_row..rows.end * per_row];
+    // rows before `split` (local index) are in llama.cpp's groups of four
+    let grouped = n_total - n_total % 4;
+    let split = grouped.clamp(toks.start, toks.end) - toks.start;
+    let (a_gemm, a_gemv) = ab[..toks.len() * per_row].split_at(split * per_row);
+    let (o_gemm, o_gemv) = out.split_at_mut(split * n_out);
+    match kernels.gemm_q4_k_gemm {
+        Some(gemm) => gemm(wb, a_gemm, per_row, o_gemm, n_out),
+        None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemm, wb, a_gemm, per_row, o_gemm, n_out),
+    }
+    match kernels.gemm_q4_k_gemv {
+        Some(gemm) => gemm(wb, a_gemv, per_row, o_gemv, n_out),
+        None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemv, wb, a_gemv, per_row, o_gemv, n_out),
+    }
+    Ok(())
 }
 
 /// The checks of [`matmul_rows`]: rows inside `w`, an output of `n_tokens * rows.len()` values,

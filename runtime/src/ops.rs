@@ -1,8 +1,15 @@
 //! Element-wise and per-row operations of the forward pass, each with the exact arithmetic of
-//! llama.cpp's scalar CPU code (`ggml/src/ggml-cpu/ops.cpp`, `vec.h`), using `libm` for the C
-//! math functions so that `no_std` targets compute the same values.
+//! llama.cpp's CPU code as built for x86-64 (`ggml/src/ggml-cpu/ops.cpp`, `vec.h`; checked bit
+//! for bit against libggml by `tests/ggml_ops.rs`). That build is GCC with `-march=native` in GNU
+//! mode, which contracts `a*b + c` into fused multiply-adds: RoPE's rotation and GELU's cubic
+//! term are fused here where GCC fuses them ([`fmaf`]). The C math functions: `cosf`/`sinf` are
+//! the C library's with `std` (glibc's are not correctly rounded, and llama.cpp calls them), the
+//! `libm` crate's without (which differ by one ulp on a few angles); the others come from `libm`
+//! (`tanhf` and `powf` give glibc's bits on the values the tests cover).
 
 use emberlm_models::arch::RopeKind;
+use emberlm_quant::Kernels;
+use emberlm_quant::cmath::fmaf;
 use emberlm_quant::formats::f16::f32_to_f16;
 
 /// `out = x * (1/sqrt(mean(x²) + eps)) * w`, as ggml's `rms_norm` followed by `mul`: the squares
@@ -59,21 +66,48 @@ pub fn rope_cache(p: &RopeParams<'_>, pos: usize, cache: &mut [f32]) {
     for (i, cs) in cache[..p.n_dims].chunks_exact_mut(2).enumerate() {
         let ff = p.freq_factors.map_or(1.0, |f| f[i]);
         let angle = p.freq_scale * (theta / ff);
-        cs[0] = libm::cosf(angle);
-        cs[1] = libm::sinf(angle);
+        cs[0] = cosf(angle);
+        cs[1] = sinf(angle);
         theta *= theta_scale;
+    }
+}
+
+/// The C library's `cosf` with `std` (llama.cpp's), `libm`'s without.
+#[inline]
+fn cosf(x: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        x.cos()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::cosf(x)
+    }
+}
+
+/// The C library's `sinf` with `std` (llama.cpp's), `libm`'s without.
+#[inline]
+fn sinf(x: f32) -> f32 {
+    #[cfg(feature = "std")]
+    {
+        x.sin()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        libm::sinf(x)
     }
 }
 
 /// Rotate one head in place with a cache from [`rope_cache`] (ggml's `rotate_pairs`): NORM
 /// mode pairs `(2i, 2i+1)`, NEOX mode pairs `(i, i + n_dims/2)`. Dimensions past `n_dims` are
-/// left as they are.
+/// left as they are. As GCC compiles `x0*cos - x1*sin` and `x0*sin + x1*cos`:
+/// `fma(x0, cos, -(x1*sin))` and `fma(x0, sin, x1*cos)`.
 pub fn rope_apply(kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]) {
     let rotate = |head: &mut [f32], a: usize, b: usize, c: &[f32]| {
         let (cos, sin) = (c[0], c[1]);
         let (x0, x1) = (head[a], head[b]);
-        head[a] = x0 * cos - x1 * sin;
-        head[b] = x0 * sin + x1 * cos;
+        head[a] = fmaf(x0, cos, -(x1 * sin));
+        head[b] = fmaf(x0, sin, x1 * cos);
     };
     match kind {
         RopeKind::Norm => {
@@ -90,25 +124,23 @@ pub fn rope_apply(kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]
     }
 }
 
-/// ggml's `ggml_silu_f32`: `x / (1 + expf(-x))`.
-#[inline]
-pub fn silu(x: f32) -> f32 {
-    x / (1.0f32 + libm::expf(-x))
-}
-
-/// SwiGLU in place: `gate[i] = silu(gate[i]) * up[i]` (ggml's `swiglu`, split form).
-pub fn swiglu(gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        *g = silu(*g) * u;
+/// SwiGLU in place, one row of `n_ff` values at a time, as ggml's `swiglu` (split form) computes
+/// each row with `ggml_vec_swiglu_f32`: `gate[i] = silu(gate[i]) * up[i]`, with ggml's AVX2
+/// vector SiLU on the row's whole chunks of 8 and the scalar one on its last `n_ff % 8`
+/// ([`emberlm_quant::vexp::swiglu`]; every kernel tier gives the same bits).
+pub fn swiglu(kernels: &Kernels, gate: &mut [f32], up: &[f32], n_ff: usize) {
+    for (g, u) in gate.chunks_mut(n_ff.max(1)).zip(up.chunks(n_ff.max(1))) {
+        (kernels.swiglu)(g, u);
     }
 }
 
-/// ggml's `ggml_gelu_f32`: `0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²)))`.
+/// ggml's `ggml_gelu_f32`: `0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²)))`, with
+/// `1 + 0.044715 x²` fused as GCC does: `fma(0.044715 x, x, 1)`.
 #[inline]
 pub fn gelu_tanh(x: f32) -> f32 {
     const GELU_COEF_A: f32 = 0.044715;
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5f32 * x * (1.0f32 + libm::tanhf(SQRT_2_OVER_PI * x * (1.0f32 + GELU_COEF_A * x * x)))
+    0.5f32 * x * (1.0f32 + libm::tanhf(SQRT_2_OVER_PI * x * fmaf(GELU_COEF_A * x, x, 1.0f32)))
 }
 
 /// GELU as ggml's CPU backend computes it (`GGML_GELU_FP16`): 0 at or below -10, `x` at or
@@ -195,22 +227,24 @@ pub fn add_assign(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// Scaled softmax in place, as ggml's `soft_max_ext` (no mask entries, no ALiBi, no sinks):
-/// `w = x * scale`, `max = max(w)`, `e = expf(w - max)` summed in f64, then every `e` is
-/// multiplied by `(float)(1.0 / sum)`.
-pub fn softmax_scaled(x: &mut [f32], scale: f32) {
+/// Scaled softmax in place, as ggml's `soft_max_ext` computes a row of attention scores on
+/// x86-64 (no ALiBi, no sinks): `w = x * scale`, `max = max(w)` (`ggml_vec_max_f32`),
+/// `e = exp(w - max)` with their sum ([`emberlm_quant::vexp::softmax_exp`]: ggml's vector `exp`
+/// on whole chunks of 8 from the row's start, each chunk summed in f32 then added in f64), then
+/// every `e` is multiplied by `(float)(1.0 / sum)`.
+///
+/// `x` is the row as llama.cpp sees it: masked positions hold `-inf` (their `e` is exactly 0
+/// and adds exactly 0). llama.cpp's rows are its padded KV length (a multiple of 256), so a
+/// caller holding only the visible positions pads them with `-inf` to a multiple of 8 and gets
+/// llama.cpp's values: the same chunks, each through the vector `exp`.
+pub fn softmax_scaled(kernels: &Kernels, x: &mut [f32], scale: f32) {
     let mut max = f32::NEG_INFINITY;
     for v in x.iter_mut() {
         *v *= scale;
         // ggml_vec_max_f32: max = MAX(max, x[i])
         max = if max > *v { max } else { *v };
     }
-    let mut sum = 0f64;
-    for v in x.iter_mut() {
-        let e = libm::expf(*v - max);
-        sum += f64::from(e);
-        *v = e;
-    }
+    let sum = (kernels.softmax_exp)(x, max);
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;
@@ -276,13 +310,27 @@ mod tests {
 
     #[test]
     fn softmax_sums_to_one_and_is_shift_invariant() {
-        let mut a = [1.0f32, 2.0, 3.0, 1000.0];
-        softmax_scaled(&mut a, 0.001);
-        let s: f32 = a.iter().sum();
-        assert!((s - 1.0).abs() < 1e-6);
-        let mut b = [0.0f32, 0.0];
-        softmax_scaled(&mut b, 1.0);
-        assert_eq!(b, [0.5, 0.5]);
+        for k in emberlm_quant::Tier::ALL.into_iter().filter_map(Kernels::for_tier) {
+            let mut a = [1.0f32, 2.0, 3.0, 1000.0];
+            softmax_scaled(k, &mut a, 0.001);
+            let s: f32 = a.iter().sum();
+            assert!((s - 1.0).abs() < 1e-6);
+            let mut b = [0.0f32, 0.0];
+            softmax_scaled(k, &mut b, 1.0);
+            assert_eq!(b, [0.5, 0.5]);
+            let mut c = [
+                3.0f32,
+                3.0,
+                3.0,
+                3.0,
+                f32::NEG_INFINITY,
+                f32::NEG_INFINITY,
+                f32::NEG_INFINITY,
+                f32::NEG_INFINITY,
+            ];
+            softmax_scaled(k, &mut c, 0.5);
+            assert_eq!(c, [0.25, 0.25, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0]);
+        }
     }
 
     #[test]
@@ -311,9 +359,22 @@ mod tests {
     }
 
     #[test]
-    fn silu_values() {
-        assert_eq!(silu(0.0), 0.0);
-        assert!((silu(2.0) - 2.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-7);
+    fn swiglu_goes_row_by_row() {
+        // Rows of 9: each row's 9th value is the scalar remainder, whatever the tier.
+        let g0: [f32; 18] = core::array::from_fn(|i| i as f32 * 0.4 - 3.0);
+        let up = [1.5f32; 18];
+        for k in emberlm_quant::Tier::ALL.into_iter().filter_map(Kernels::for_tier) {
+            let mut g = g0;
+            swiglu(k, &mut g, &up, 9);
+            for (i, &v) in g.iter().enumerate() {
+                let s = if i % 9 < 8 {
+                    emberlm_quant::vexp::v_silu(g0[i])
+                } else {
+                    emberlm_quant::vexp::silu(g0[i])
+                };
+                assert_eq!(v.to_bits(), (s * 1.5).to_bits(), "{i} tier {}", k.tier);
+            }
+        }
     }
 
     /// The table gives [`gelu_ggml`]'s bits for every f16 input and around the ±10 cut-offs.

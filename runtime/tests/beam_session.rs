@@ -37,23 +37,24 @@ fn greedy(model: &Model<'_>, prompt: &[u32], n: usize, eos: &[u32]) -> Vec<u32> 
     }
 }
 
-/// Sum of the natural-log probabilities of `generated` after `prompt`, teacher-forced in one
-/// batched prefill of a fresh session (f64 log-softmax).
+/// Sum of the natural-log probabilities of `generated` after `prompt`, teacher-forced in a fresh
+/// session (f64 log-softmax).
 fn rescore(model: &Model<'_>, prompt: &[u32], generated: &[u32]) -> f64 {
+    // The prompt as one batch, then one token at a time, as the search runs: attention's
+    // products are llama.cpp's, which differ between a batch (tinyBLAS) and a single token
+    // (`ggml_vec_dot_f16`), so a re-score must take the same path to compare at 1e-3 per token.
     let mut s = session(model, OPTS);
-    let mut seq = prompt.to_vec();
-    seq.extend_from_slice(&generated[..generated.len() - 1]);
-    let n_vocab = model.config().n_vocab;
-    let mut out = vec![0f32; generated.len() * n_vocab];
-    s.prefill_logits(&seq, prompt.len() - 1, &mut out).unwrap();
-    out.chunks_exact(n_vocab)
-        .zip(generated)
-        .map(|(l, &t)| {
-            let max = l.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
-            let lse = max + l.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
-            l[t as usize] as f64 - lse
-        })
-        .sum()
+    let mut logits = s.prefill(prompt).unwrap().to_vec();
+    let mut sum = 0f64;
+    for (i, &t) in generated.iter().enumerate() {
+        let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+        let lse = max + logits.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
+        sum += logits[t as usize] as f64 - lse;
+        if i + 1 < generated.len() {
+            logits = s.decode_step(t).unwrap().to_vec();
+        }
+    }
+    sum
 }
 
 fn stories_prompt(tok: &emberlm::tokenizer::Tokenizer, text: &str) -> Vec<u32> {

@@ -22,14 +22,26 @@ fn opts(n_ctx: usize, n_batch: usize, kv_type: KvType) -> SessionOptions {
     SessionOptions { n_ctx, n_batch, kv_type, ..Default::default() }
 }
 
-/// Batched prefill must equal token-by-token decoding. Stated tolerance: zero, bit for bit,
-/// because every output row of a batched product is the same `vec_dot` of the same quantized
-/// activation row as in a one-token product, and attention runs per token either way.
+/// Batched prefill against token-by-token decoding.
+///
+/// Every output row of a batched weight product is the same `vec_dot` of the same quantized
+/// activation row as in a one-token product, but attention is not batch-invariant, on purpose:
+/// llama.cpp computes a batch's attention products (f16 or f32 cache) with llamafile's tinyBLAS
+/// and a single token's with `ggml_vec_dot_f16`, which sum in different orders, and we reproduce
+/// both (`emberlm_quant::lanes::DotOrder`). So the stated tolerance is `LOGIT_TOL` on every logit
+/// (a q8_0 cache, which is batch-invariant, needs head sizes stories260K does not have).
 #[test]
-fn batched_prefill_equals_token_by_token() {
+fn batched_prefill_against_token_by_token() {
+    const LOGIT_TOL: f32 = 2e-2;
     for (wt, kv) in
         [(WeightType::F32, KvType::F16), (WeightType::Q8_0, KvType::F16), (WeightType::Q8_0, KvType::F32)]
     {
+        let mut worst = 0f32;
+        let mut same = |a: &[f32], b: &[f32], what: &str| {
+            let max_diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            worst = worst.max(max_diff);
+            assert!(max_diff <= LOGIT_TOL, "{wt:?} {kv:?}: {what} differs from decoding by {max_diff}");
+        };
         let file = stories_gguf(wt);
         let gguf = Gguf::parse(file.bytes()).unwrap();
         let model = Model::from_gguf(&gguf).unwrap();
@@ -44,15 +56,10 @@ fn batched_prefill_equals_token_by_token() {
                 let mut s = session(&model, opts(128, n_batch, kv));
                 let batched = s.prefill(&seq[..n]).unwrap().to_vec();
                 assert_eq!(s.n_past(), n);
-                let max_diff =
-                    batched.iter().zip(&stepwise[n - 1]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-                assert!(
-                    batched == stepwise[n - 1],
-                    "{wt:?} {kv:?}: prefill of {n} tokens (batch {n_batch}) differs from decoding by {max_diff}"
-                );
+                same(&batched, &stepwise[n - 1], &format!("prefill of {n} tokens (batch {n_batch})"));
             }
         }
-        // Logits of every position from a batch (perplexity's path) equal decoding's, for an
+        // Logits of every position from a batch (perplexity's path) against decoding's, for an
         // output range starting inside the first chunk, at a chunk boundary and in a later chunk.
         for (first, n_batch) in [(0, 512), (50, 512), (35, 7), (49, 7), (99, 16)] {
             let mut s = session(&model, opts(128, n_batch, kv));
@@ -60,21 +67,18 @@ fn batched_prefill_equals_token_by_token() {
             let mut out = vec![0f32; (n_max - first) * n_vocab];
             s.prefill_logits(&seq[..n_max], first, &mut out).unwrap();
             for (i, row) in out.chunks_exact(n_vocab).enumerate() {
-                assert!(
-                    row == stepwise[first + i].as_slice(),
-                    "{wt:?} {kv:?}: logits of position {}",
-                    first + i
-                );
+                same(row, &stepwise[first + i], &format!("logits of position {}", first + i));
             }
-            assert_eq!(s.logits(), stepwise[n_max - 1].as_slice());
+            same(s.logits(), &stepwise[n_max - 1], "last logits");
             assert!(s.prefill_logits(&seq[..4], 4, &mut out).is_err(), "first past the input");
         }
-        // Prefill then decode continues exactly as decoding all along.
+        // Prefill then decode continues as decoding all along.
         let mut s = session(&model, opts(128, 512, kv));
         s.prefill(&seq[..40]).unwrap();
         for (i, &t) in seq[40..n_max].iter().enumerate() {
-            assert_eq!(s.decode_step(t).unwrap(), stepwise[40 + i].as_slice());
+            same(s.decode_step(t).unwrap(), &stepwise[40 + i], &format!("decode step {}", 40 + i));
         }
+        println!("{wt:?} {kv:?}: largest logit difference batched vs token by token {worst:e}");
     }
 }
 

@@ -401,6 +401,12 @@ pub(crate) fn get_2bit(qs: &[u8; QK_K / 4], e: usize) -> u8 {
     (qs[32 * h + r % 32] >> (2 * (r / 32))) & 3
 }
 
+/// `hsum_float_8` of llama.cpp's x86 code: `((v4+v0)+(v6+v2)) + ((v5+v1)+(v7+v3))`.
+#[inline]
+pub(crate) fn hsum8(v: &[f32; 8]) -> f32 {
+    ((v[4] + v[0]) + (v[6] + v[2])) + ((v[5] + v[1]) + (v[7] + v[3]))
+}
+
 #[track_caller]
 pub(crate) fn check_dequantize(name: &str, blocks: usize, out: usize) {
     assert!(

@@ -7,6 +7,7 @@ pub mod bf16;
 pub mod f16;
 pub mod f32;
 mod k_common;
+pub(crate) mod legacy_lanes;
 pub mod q2_k;
 pub mod q3_k;
 pub mod q4_0;

@@ -11,13 +11,20 @@
 //! on ties), `d = max / -8`, `id = 1/d` (0 if `d == 0`), `q = min(15, trunc(x*id + 8.5))`.
 //! So the extreme value maps to nibble 0 (`-8 * d = max`) and the range is used asymmetrically.
 //!
-//! Dot product: against [`Q8_0`](super::q8_0::Q8_0) blocks (`ggml_vec_dot_q4_0_q8_0_generic`):
-//! per block an exact integer sum `sumi`, then `sumf += (sumi as f32 * d_w) * d_a` in f32.
+//! Dot product: against [`Q8_0`](super::q8_0::Q8_0) blocks, llama.cpp's x86-64 AVX2
+//! `ggml_vec_dot_q4_0_q8_0` (and llamafile's `tinyBLAS_Q0_AVX`, same arithmetic per output; see
+//! `formats/legacy_lanes.rs`): one 8-lane f32 accumulator; per block the weights
+//! `q - 8` as i8, lane `j` gets the sign-trick integer sum of products `4j..4j+4` and
+//! `acc[j] = fma(d_w*d_a, sum_j, acc[j])`; at the end `hsum_float_8(acc)`.
+//!
+//! (llama.cpp repacks `Q4_0` tensors with a multiple of 8 rows into `q4_0_8x8` on AVX2 CPUs when
+//! its CPU repack buffer is used, which has yet another arithmetic; not emulated here.)
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8};
 use super::q8_0::{BlockQ8_0, Q8_0};
 use crate::{Format, QuantType};
 
@@ -86,19 +93,15 @@ impl Format for Q4_0 {
 
     fn vec_dot(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q4_0::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
         for (x, y) in w.iter().zip(a) {
-            let mut sumi0 = 0i32;
-            let mut sumi1 = 0i32;
+            let mut q = [0i8; QK4_0];
             for j in 0..QK4_0 / 2 {
-                let v0 = i32::from(x.qs[j] & 0x0F) - 8;
-                let v1 = i32::from(x.qs[j] >> 4) - 8;
-                sumi0 += v0 * i32::from(y.qs[j]);
-                sumi1 += v1 * i32::from(y.qs[j + QK4_0 / 2]);
+                q[j] = (x.qs[j] & 0x0F) as i8 - 8;
+                q[j + QK4_0 / 2] = (x.qs[j] >> 4) as i8 - 8;
             }
-            let sumi = sumi0 + sumi1;
-            sumf += sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d);
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_i8(&q, &y.qs));
         }
-        sumf
+        hsum8(&acc)
     }
 }

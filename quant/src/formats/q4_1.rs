@@ -11,14 +11,19 @@
 //! Quantization (`quantize_row_q4_1_ref`): `min`/`max` of the block, `d = (max - min) / 15`,
 //! `id = 1/d` (0 if `d == 0`), `q = min(15, trunc((x - min)*id + 0.5))`; `m` stores `min`.
 //!
-//! Dot product: against [`Q8_1`](super::q8_1::Q8_1) blocks (`ggml_vec_dot_q4_1_q8_1_generic`):
-//! per block an exact integer `sumi = Σ q_w*q_a`, then
-//! `sumf += (d_w*d_a)*sumi + m_w*s_a` in f32, where `s_a` is the activation block's `d * Σ q_a`.
+//! Dot product: against [`Q8_1`](super::q8_1::Q8_1) blocks, llama.cpp's x86-64 AVX2
+//! `ggml_vec_dot_q4_1_q8_1` (also its multi-token path: llamafile has no `Q4_1` kernel; see
+//! `formats/legacy_lanes.rs`): one 8-lane f32 accumulator and one scalar `summs`;
+//! per block lane `j` gets the exact integer sum of products `4j..4j+4` (nibbles `q` times
+//! `q_a`), `acc[j] = fma(d_w*d_a, sum_j, acc[j])`, and `summs = fma(m_w, s_a, summs)` (GCC
+//! contracts `summs += m*s` into an FMA; checked in the disassembly of `libggml-cpu.so`), where
+//! `s_a` is the activation block's `d * Σ q_a`. The result is `hsum_float_8(acc) + summs`.
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_us8};
 use super::q8_1::{BlockQ8_1, Q8_1};
 use crate::{Format, QuantType};
 
@@ -93,19 +98,17 @@ impl Format for Q4_1 {
 
     fn vec_dot(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q4_1::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
+        let mut summs = 0f32;
         for (x, y) in w.iter().zip(a) {
-            let mut sumi0 = 0i32;
-            let mut sumi1 = 0i32;
+            summs = libm::fmaf(f16_to_f32(x.m), f16_to_f32(y.s), summs);
+            let mut q = [0u8; QK4_1];
             for j in 0..QK4_1 / 2 {
-                let v0 = i32::from(x.qs[j] & 0x0F);
-                let v1 = i32::from(x.qs[j] >> 4);
-                sumi0 += v0 * i32::from(y.qs[j]);
-                sumi1 += v1 * i32::from(y.qs[j + QK4_1 / 2]);
+                q[j] = x.qs[j] & 0x0F;
+                q[j + QK4_1 / 2] = x.qs[j] >> 4;
             }
-            let sumi = sumi0 + sumi1;
-            sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_us8(&q, &y.qs));
         }
-        sumf
+        hsum8(&acc) + summs
     }
 }

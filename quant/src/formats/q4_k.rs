@@ -27,15 +27,42 @@
 //! mins are quantized to 6 bits against their maxima (`d = max_scale/63`, `dmin = max_min/63`)
 //! and every value is re-quantized with the rounded scale and min.
 //!
-//! The dot product is `ggml_vec_dot_q4_K_q8_K_generic`: exact integer sums in 8 lanes (value `i`
-//! to lane `i % 8`) each scaled by `d_w * d_a` into its own `f32` accumulator; the mins are applied
-//! through the activation's `bsums` into the main accumulator (`sumf -= dmin_w*d_a * sum`), which
-//! receives the 8 lanes in order at the end.
+//! ## Products: llama.cpp's x86-64 AVX2 arithmetic
+//!
+//! The products are bit-exact emulations of what llama.cpp computes on x86-64 with AVX2 (FMA,
+//! no AVX-512), so that teacher-forced logits match it bit for bit; every emberlm tier (AVX2,
+//! NEON, dotprod) reproduces these bits, so on aarch64 emberlm matches *x86* llama.cpp. A fused
+//! multiply-add below is an IEEE `fma` ([`libm::fmaf`]). Let, per block, `sc[j]`/`m[j]` be the
+//! 6-bit scales/mins, `q[i]` the 4-bit quants, `a[i]` the activation quants, and
+//! `dot32[j] = Σ_{i in sub-block j} q[i]*a[i]`, `bs32[j] = bsums[2j] + bsums[2j+1]` (`i16`,
+//! wrapping). Integer sums are exact. llama.cpp has three paths:
+//!
+//! - [`Format::vec_dot`] (`ggml_vec_dot_q4_K_q8_K`, AVX2), used when the weight matrix is not
+//!   repacked (its row count is not a multiple of 8). Eight `i32` lanes, lane `l` (0..8) holding
+//!   `Σ_j sc[j] * Σ_{k<4} q[32j+4l+k]*a[32j+4l+k]`, accumulated over blocks into `acc[l] =
+//!   fma(d_a*d_w, lane, acc[l])`; four min lanes `k` (0..4) holding `m[2k]*bs32[2k] +
+//!   m[2k+1]*bs32[2k+1]` into `accm[k] = fma((-d_a)*dmin_w, lane, accm[k])`. Result:
+//!   `hsum8(acc) + ((accm[0]+accm[2]) + (accm[1]+accm[3]))` with
+//!   `hsum8(v) = ((v4+v0)+(v6+v2)) + ((v5+v1)+(v7+v3))`.
+//! - [`Q4K::dot_gemv`] (`ggml_gemv_q4_K_8x8_q8_K`, AVX2): the repacked product (weight row count
+//!   a multiple of 8, llama.cpp's default on AVX2) for an activation row outside the groups of four
+//!   (below). Per block `acc = fma(Σ_j sc[j]*dot32[j], d_w*d_a, acc)`,
+//!   `accm = fma(Σ_j m[j]*bs32[j], dmin_w*d_a, accm)`; result `acc - accm`.
+//! - [`Q4K::dot_gemm`] (`ggml_gemm_q4_K_8x8_q8_K`, AVX2): the repacked product for activation rows
+//!   in groups of four. Per block and per pair `p` (0..4) of sub-blocks,
+//!   `acc = fma(sc[2p]*dot32[2p] + sc[2p+1]*dot32[2p+1], d_w*d_a, acc)` and
+//!   `accm = fma(m[2p]*bs32[2p] + m[2p+1]*bs32[2p+1], dmin_w*d_a, accm)`; result `acc - accm`.
+//!
+//! Which path an output takes ([`Q4K::path`]): with `n` activation rows against a weight matrix
+//! of `rows` rows, if `rows % 8 != 0` every row takes `vec_dot` (activations quantized by
+//! [`Q8K::quantize`]); otherwise rows `t < n - n % 4` take `dot_gemm` with activations quantized by
+//! [`Q8K::quantize_4rows`], and the last `n % 4` rows take `dot_gemv` with [`Q8K::quantize`].
 
 use half::f16;
+use libm::fmaf;
 
 use crate::formats::k_common::{
-    K_SCALE_SIZE, QK_K, Qkx2Search, check_dequantize, check_quantize, check_vec_dot, get_scale_min_k4,
+    K_SCALE_SIZE, QK_K, Qkx2Search, check_dequantize, check_quantize, check_vec_dot, get_scale_min_k4, hsum8,
     nearest_int, q45_scales_mins,
 };
 use crate::formats::q8_k::{BlockQ8K, Q8K};
@@ -120,34 +147,130 @@ impl Format for Q4K {
 
     fn vec_dot(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
         check_vec_dot("q4_K", w.len(), a.len());
-        let mut sums = [0.0f32; 8];
-        let mut sumf = 0.0f32;
+        let mut acc = [0.0f32; 8];
+        let mut accm = [0.0f32; 4];
         for (x, y) in w.iter().zip(a) {
-            let mut scales = [0i32; 8];
-            let mut mins = [0i32; 8];
-            for j in 0..8 {
-                let (sc, m) = get_scale_min_k4(j, &x.scales);
-                scales[j] = sc as i32;
-                mins[j] = m as i32;
+            let (sc, mn) = scales_mins(x);
+            let d = y.d * x.d.to_f32();
+            let dmin = -y.d * x.dmin.to_f32();
+            let bs = bs32(y);
+            for (k, am) in accm.iter_mut().enumerate() {
+                let prod = mn[2 * k] * bs[2 * k] + mn[2 * k + 1] * bs[2 * k + 1];
+                *am = fmaf(dmin, prod as f32, *am);
             }
-            let mut sumi = 0i32;
-            for (j, &bs) in y.bsums.iter().enumerate() {
-                sumi += bs as i32 * mins[j / 2];
+            let mut sumi = [0i32; 8];
+            for (j, &s) in sc.iter().enumerate() {
+                let quads = quad_dots(x, y, j);
+                for (l, q) in quads.iter().enumerate() {
+                    sumi[l] += s * q;
+                }
             }
-            let mut aux32 = [0i32; 8];
-            for (i, &q8) in y.qs.iter().enumerate() {
-                aux32[i % 8] += scales[i / 32] * (q8 as i32 * quant(&x.qs, i) as i32);
+            for (acc, &v) in acc.iter_mut().zip(&sumi) {
+                *acc = fmaf(d, v as f32, *acc);
             }
-            let d = x.d.to_f32() * y.d;
-            for (s, &v) in sums.iter_mut().zip(&aux32) {
-                *s += d * v as f32;
-            }
-            let dmin = x.dmin.to_f32() * y.d;
-            sumf -= dmin * sumi as f32;
         }
-        for s in sums {
-            sumf += s;
-        }
-        sumf
+        hsum8(&acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]))
     }
+}
+
+/// Which of llama.cpp's three `q4_K` products computes an output (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Q4KPath {
+    /// [`Format::vec_dot`], activations by [`Q8K::quantize`].
+    VecDot,
+    /// [`Q4K::dot_gemv`], activations by [`Q8K::quantize`].
+    Gemv,
+    /// [`Q4K::dot_gemm`], activations by [`Q8K::quantize_4rows`].
+    Gemm,
+}
+
+impl Q4K {
+    /// The path of activation row `t` of `n` against a weight matrix of `rows` rows.
+    pub const fn path(rows: usize, n: usize, t: usize) -> Q4KPath {
+        if rows % 8 != 0 {
+            Q4KPath::VecDot
+        } else if t < n - n % 4 {
+            Q4KPath::Gemm
+        } else {
+            Q4KPath::Gemv
+        }
+    }
+
+    /// `ggml_gemv_q4_K_8x8_q8_K` (AVX2) for one weight row: see the [module docs](self).
+    ///
+    /// # Panics
+    /// If the operands have different lengths.
+    pub fn dot_gemv(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
+        check_vec_dot("q4_K", w.len(), a.len());
+        let mut acc = 0.0f32;
+        let mut accm = 0.0f32;
+        for (x, y) in w.iter().zip(a) {
+            let (sc, mn) = scales_mins(x);
+            let bs = bs32(y);
+            let mut isum = 0i32;
+            let mut imin = 0i32;
+            for j in 0..8 {
+                isum += sc[j] * quad_dots(x, y, j).iter().sum::<i32>();
+                imin += mn[j] * bs[j];
+            }
+            acc = fmaf(isum as f32, x.d.to_f32() * y.d, acc);
+            accm = fmaf(imin as f32, x.dmin.to_f32() * y.d, accm);
+        }
+        acc - accm
+    }
+
+    /// `ggml_gemm_q4_K_8x8_q8_K` (AVX2) for one weight row and one activation row of a group of
+    /// four: see the [module docs](self).
+    ///
+    /// # Panics
+    /// If the operands have different lengths.
+    pub fn dot_gemm(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
+        check_vec_dot("q4_K", w.len(), a.len());
+        let mut acc = 0.0f32;
+        let mut accm = 0.0f32;
+        for (x, y) in w.iter().zip(a) {
+            let (sc, mn) = scales_mins(x);
+            let bs = bs32(y);
+            let d = x.d.to_f32() * y.d;
+            let dmin = x.dmin.to_f32() * y.d;
+            for p in 0..4 {
+                let (j0, j1) = (2 * p, 2 * p + 1);
+                let ip = sc[j0] * quad_dots(x, y, j0).iter().sum::<i32>()
+                    + sc[j1] * quad_dots(x, y, j1).iter().sum::<i32>();
+                acc = fmaf(ip as f32, d, acc);
+                let im = mn[j0] * bs[j0] + mn[j1] * bs[j1];
+                accm = fmaf(im as f32, dmin, accm);
+            }
+        }
+        acc - accm
+    }
+}
+
+/// The 6-bit scales and mins of a block, as `i32`.
+fn scales_mins(x: &BlockQ4K) -> ([i32; 8], [i32; 8]) {
+    let mut sc = [0i32; 8];
+    let mut mn = [0i32; 8];
+    for j in 0..8 {
+        let (s, m) = get_scale_min_k4(j, &x.scales);
+        sc[j] = s as i32;
+        mn[j] = m as i32;
+    }
+    (sc, mn)
+}
+
+/// `bs32[j] = bsums[2j] + bsums[2j+1]` (`i16` wrapping, as `_mm_hadd_epi16`), as `i32`.
+fn bs32(y: &BlockQ8K) -> [i32; 8] {
+    core::array::from_fn(|j| y.bsums[2 * j].wrapping_add(y.bsums[2 * j + 1]) as i32)
+}
+
+/// Sub-block `j`'s products in four-value groups: lane `l` is `Σ_{k<4} q[32j+4l+k]*a[32j+4l+k]`.
+fn quad_dots(x: &BlockQ4K, y: &BlockQ8K, j: usize) -> [i32; 8] {
+    core::array::from_fn(|l| {
+        (0..4)
+            .map(|k| {
+                let i = 32 * j + 4 * l + k;
+                quant(&x.qs, i) as i32 * y.qs[i] as i32
+            })
+            .sum()
+    })
 }

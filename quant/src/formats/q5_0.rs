@@ -13,13 +13,17 @@
 //! Quantization (`quantize_row_q5_0_ref`): `max` is the value of largest magnitude (first on
 //! ties), `d = max / -16`, `id = 1/d` (0 if `d == 0`), `q = min(31, trunc(x*id + 16.5))`.
 //!
-//! Dot product: against [`Q8_0`](super::q8_0::Q8_0) blocks (`ggml_vec_dot_q5_0_q8_0_generic`):
-//! per block an exact integer `sumi`, then `sumf += (d_w*d_a) * sumi` in f32.
+//! Dot product: against [`Q8_0`](super::q8_0::Q8_0) blocks, llama.cpp's x86-64 AVX2
+//! `ggml_vec_dot_q5_0_q8_0` (and llamafile's `tinyBLAS_Q0_AVX`, same arithmetic per output; see
+//! `formats/legacy_lanes.rs`): one 8-lane f32 accumulator; per block the weights
+//! `q - 16` as i8, lane `j` gets the sign-trick integer sum of products `4j..4j+4` and
+//! `acc[j] = fma(d_w*d_a, sum_j, acc[j])`; at the end `hsum_float_8(acc)`.
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8};
 use super::q8_0::{BlockQ8_0, Q8_0};
 use crate::{Format, QuantType};
 
@@ -104,21 +108,17 @@ impl Format for Q5_0 {
 
     fn vec_dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q5_0::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
         for (x, y) in w.iter().zip(a) {
             let qh = u32::from_le_bytes(x.qh);
-            let mut sumi0 = 0i32;
-            let mut sumi1 = 0i32;
+            let mut q = [0i8; QK5_0];
             for j in 0..QK5_0 / 2 {
                 let (q0, q1) = codes(x.qs[j], qh, j);
-                let x0 = i32::from(q0) - 16;
-                let x1 = i32::from(q1) - 16;
-                sumi0 += x0 * i32::from(y.qs[j]);
-                sumi1 += x1 * i32::from(y.qs[j + QK5_0 / 2]);
+                q[j] = q0 as i8 - 16;
+                q[j + QK5_0 / 2] = q1 as i8 - 16;
             }
-            let sumi = sumi0 + sumi1;
-            sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32;
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_i8(&q, &y.qs));
         }
-        sumf
+        hsum8(&acc)
     }
 }

@@ -14,13 +14,18 @@
 //! `id = 1/d` (0 if `d == 0`), `q = trunc((x - min)*id + 0.5)` (no clamp, as in llama.cpp; for
 //! finite inputs it cannot exceed 31); `m` stores `min`.
 //!
-//! Dot product: against [`Q8_1`](super::q8_1::Q8_1) blocks (`ggml_vec_dot_q5_1_q8_1_generic`):
-//! per block an exact integer `sumi`, then `sumf += (d_w*d_a)*sumi + m_w*s_a` in f32.
+//! Dot product: against [`Q8_1`](super::q8_1::Q8_1) blocks, llama.cpp's x86-64 AVX2
+//! `ggml_vec_dot_q5_1_q8_1` (also its multi-token path: llamafile has no `Q5_1` kernel; see
+//! `formats/legacy_lanes.rs`): one 8-lane f32 accumulator and one scalar `summs`;
+//! per block lane `j` gets the exact integer sum of products `4j..4j+4` (5-bit codes `q` times
+//! `q_a`), `acc[j] = fma(sum_j, d_w*d_a, acc[j])`, and `summs = fma(m_w, s_a, summs)` (an FMA
+//! contracted by GCC, as in `Q4_1`). The result is `hsum_float_8(acc) + summs`.
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_us8};
 use super::q8_1::{BlockQ8_1, Q8_1};
 use crate::{Format, QuantType};
 
@@ -109,19 +114,17 @@ impl Format for Q5_1 {
 
     fn vec_dot(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q5_1::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
+        let mut summs = 0f32;
         for (x, y) in w.iter().zip(a) {
+            summs = libm::fmaf(f16_to_f32(x.m), f16_to_f32(y.s), summs);
             let qh = u32::from_le_bytes(x.qh);
-            let mut sumi0 = 0i32;
-            let mut sumi1 = 0i32;
+            let mut q = [0u8; QK5_1];
             for j in 0..QK5_1 / 2 {
-                let (q0, q1) = codes(x.qs[j], qh, j);
-                sumi0 += i32::from(q0) * i32::from(y.qs[j]);
-                sumi1 += i32::from(q1) * i32::from(y.qs[j + QK5_1 / 2]);
+                (q[j], q[j + QK5_1 / 2]) = codes(x.qs[j], qh, j);
             }
-            let sumi = sumi0 + sumi1;
-            sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_us8(&q, &y.qs));
         }
-        sumf
+        hsum8(&acc) + summs
     }
 }

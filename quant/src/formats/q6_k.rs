@@ -23,14 +23,19 @@
 //! `min(127, nearest_int(iscale * scale))`), and every value is re-quantized with its rounded scale.
 //! A block whose scales are all below 1e-15 in magnitude is stored as all zeros.
 //!
-//! The dot product is `ggml_vec_dot_q6_K_q8_K_generic`: exact integer sums in 8 lanes
-//! (value `i` to lane `i % 8`), each scaled by `d_w * d_a` and accumulated over blocks in its own
-//! `f32`, the 8 lanes summed in order at the end.
+//! The dot product is llama.cpp's x86-64 AVX2 `ggml_vec_dot_q6_K_q8_K`, emulated bit for bit
+//! (every emberlm tier reproduces it; q6_K is never repacked on x86): with `u[i] = q[i] + 32`
+//! (0..=63), `a[i]` the activation quants and `sc[j]` the scales, eight exact `i32` lanes per block,
+//! lane `l` (0..8) holding `Σ_{c<8} Σ_{k<4} sc[(32c+4l+k)/16] * u[32c+4l+k] * a[32c+4l+k] -
+//! 32 * (bsums[2l]*sc[2l] + bsums[2l+1]*sc[2l+1])`, accumulated over blocks into
+//! `acc[l] = fma(d_a*d_w, lane, acc[l])` (an IEEE fused multiply-add, [`libm::fmaf`]); the result
+//! is `((acc4+acc0)+(acc6+acc2)) + ((acc5+acc1)+(acc7+acc3))` (`hsum_float_8`).
 
 use half::f16;
+use libm::fmaf;
 
 use crate::formats::k_common::{
-    QK_K, check_dequantize, check_quantize, check_vec_dot, fabsf, make_qx_quants, nearest_int,
+    QK_K, check_dequantize, check_quantize, check_vec_dot, fabsf, hsum8, make_qx_quants, nearest_int,
 };
 use crate::formats::q8_k::{BlockQ8K, Q8K};
 use crate::{Format, QuantType};
@@ -63,6 +68,30 @@ fn quant(b: &BlockQ6K, i: usize) -> i32 {
     let low = if s < 2 { byte & 0xF } else { byte >> 4 };
     let high = (b.qh[32 * h + l] >> (2 * s)) & 3;
     (low | (high << 4)) as i32 - 32
+}
+
+impl Q6K {
+    /// Activation rows from which llama.cpp's x86-64 CPU backend computes a `q6_K` product with
+    /// its tiled K-quant matmul (`ggml_compute_forward_mul_mat_tiled`, `ggml_tiled_min_batch`)
+    /// instead of [`Q6K::vec_dot`].
+    pub const TILED_MIN_ROWS: usize = 8;
+
+    /// The dot product of llama.cpp's tiled K-quant matmul (ggml-cpu/tiled, the AVX2
+    /// micro-tile), which computes a batch of [`Q6K::TILED_MIN_ROWS`] or more activation rows:
+    /// per block the exact `i32` sum `s1 = Σ sc[i/16] * q[i] * a[i]`, then `res = d_w * (f32)s1`
+    /// (rounded) and `acc = fma(res, d_a, acc)`, blocks in order from `acc = 0`.
+    ///
+    /// # Panics
+    /// If the operands cover different numbers of blocks.
+    pub fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+        check_vec_dot("q6_K", w.len(), a.len());
+        let mut acc = 0.0f32;
+        for (x, y) in w.iter().zip(a) {
+            let s1: i32 = (0..QK_K).map(|i| x.scales[i / 16] as i32 * quant(x, i) * y.qs[i] as i32).sum();
+            acc = fmaf(x.d.to_f32() * s1 as f32, y.d, acc);
+        }
+        acc
+    }
 }
 
 impl Format for Q6K {
@@ -134,21 +163,25 @@ impl Format for Q6K {
 
     fn vec_dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
         check_vec_dot("q6_K", w.len(), a.len());
-        let mut sums = [0.0f32; 8];
+        let mut acc = [0.0f32; 8];
         for (x, y) in w.iter().zip(a) {
-            let mut aux32 = [0i32; 8];
-            for (i, &q8) in y.qs.iter().enumerate() {
-                aux32[i % 8] += x.scales[i / 16] as i32 * (q8 as i32 * quant(x, i));
+            let d = y.d * x.d.to_f32();
+            let mut sumi = [0i32; 8];
+            for (l, s) in sumi.iter_mut().enumerate() {
+                for c in 0..8 {
+                    for k in 0..4 {
+                        let i = 32 * c + 4 * l + k;
+                        *s += x.scales[i / 16] as i32 * ((quant(x, i) + 32) * y.qs[i] as i32);
+                    }
+                }
+                let sub = y.bsums[2 * l] as i32 * x.scales[2 * l] as i32
+                    + y.bsums[2 * l + 1] as i32 * x.scales[2 * l + 1] as i32;
+                *s -= sub << 5;
             }
-            let d = x.d.to_f32() * y.d;
-            for (s, &v) in sums.iter_mut().zip(&aux32) {
-                *s += d * v as f32;
+            for (acc, &v) in acc.iter_mut().zip(&sumi) {
+                *acc = fmaf(d, v as f32, *acc);
             }
         }
-        let mut sumf = 0.0f32;
-        for s in sums {
-            sumf += s;
-        }
-        sumf
+        hsum8(&acc)
     }
 }

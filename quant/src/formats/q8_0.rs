@@ -7,17 +7,28 @@
 //!
 //! Value of element `i`: `qs[i] * d`.
 //!
-//! Quantization (`quantize_row_q8_0_ref`): `amax = max |x|`, `d = amax / 127`, `id = 1/d`
-//! (0 if `d == 0`), `q = roundf(x * id)` (round half away from zero; range -127..=127 for finite
-//! input).
+//! Quantization of weights ([`Format::quantize`], `quantize_row_q8_0_ref`, what `llama-quantize`
+//! does): `amax = max |x|`, `d = amax / 127`, `id = 1/d` (0 if `d == 0`),
+//! `q = roundf(x * id)` (round half away from zero; range -127..=127 for finite input).
 //!
-//! Dot product: against `Q8_0` (`ggml_vec_dot_q8_0_q8_0_generic`): per block the exact integer
-//! `sumi = Σ q_w*q_a`, then `sumf += sumi * (d_w*d_a)` in f32.
+//! Quantization of activations ([`quantize_activations`], llama.cpp's x86-64 AVX2
+//! `quantize_row_q8_0`, which its matrix products apply to their f32 operand): `amax` reduced as the
+//! AVX2 code does (`legacy_lanes::block_amax`), `d = amax / 127`, `id = 127 / amax` (0 if `amax == 0`),
+//! `q = round_half_even(x * id)` converted by `cvtps_epi32` and saturated to i8. `127/amax` is not
+//! always `1/(amax/127)`, and halves round to even: one step apart from the reference on some
+//! values.
+//!
+//! Dot product: against `Q8_0`, llama.cpp's x86-64 AVX2 `ggml_vec_dot_q8_0_q8_0` (and
+//! llamafile's `tinyBLAS_Q0_AVX`, same arithmetic per output; see
+//! `formats/legacy_lanes.rs`): one 8-lane f32 accumulator; per block lane `j` gets the
+//! sign-trick integer sum of products `4j..4j+4` and `acc[j] = fma(d_w*d_a, sum_j, acc[j])`; at
+//! the end `hsum_float_8(acc)`.
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8, pack_i8, quantize_block_i32};
 use crate::{Format, QuantType};
 
 /// Values per block.
@@ -75,14 +86,28 @@ impl Format for Q8_0 {
 
     fn vec_dot(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q8_0::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
         for (x, y) in w.iter().zip(a) {
-            let mut sumi = 0i32;
-            for (&qx, &qy) in x.qs.iter().zip(&y.qs) {
-                sumi += i32::from(qx) * i32::from(qy);
-            }
-            sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_i8(&x.qs, &y.qs));
         }
-        sumf
+        hsum8(&acc)
+    }
+}
+
+/// Quantize activations `x` into `out` (`x.len() == out.len() * 32`) with the semantics of
+/// llama.cpp's x86-64 AVX2 `quantize_row_q8_0` (see the module docs): what every matrix product
+/// of a `Q4_0`, `Q5_0` or `Q8_0` weight applies to its f32 operand. Weights use
+/// [`Format::quantize`] (the `_ref` quantizer).
+///
+/// # Panics
+/// If the lengths disagree.
+pub fn quantize_activations(x: &[f32], out: &mut [BlockQ8_0]) {
+    assert_eq!(x.len(), out.len() * QK8_0, "Q8_0 quantize_activations: input length");
+    for (xb, y) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
+        let (d, q) = quantize_block_i32(xb.try_into().expect("32 values"));
+        y.d = f32_to_f16(d);
+        for (o, &q) in y.qs.iter_mut().zip(&q) {
+            *o = pack_i8(q);
+        }
     }
 }

@@ -10,17 +10,24 @@
 //! Value of element `i`: `qs[i] * d` (`s` is not used). llama.cpp has no `dequantize_row_q8_1`;
 //! this is the obvious one, the same as `dequantize_row_q8_0`.
 //!
-//! Quantization (`quantize_row_q8_1_ref`): as [`Q8_0`](super::q8_0::Q8_0) (`d = amax / 127`,
-//! `q = roundf(x / d)`), plus `s`.
+//! Quantization ([`Format::quantize`], `quantize_row_q8_1_ref`): as [`Q8_0`](super::q8_0::Q8_0)
+//! (`d = amax / 127`, `q = roundf(x / d)`), plus `s`.
+//!
+//! Quantization of activations ([`quantize_activations`], llama.cpp's x86-64 AVX2
+//! `quantize_row_q8_1`, what its `Q4_1`/`Q5_1` products apply to their f32 operand): `d` and `q`
+//! as [`q8_0::quantize_activations`](super::q8_0::quantize_activations), and
+//! `s = f16(d * (Σ q32) as f32)` where `q32` are the 32-bit integers before the saturating packs
+//! (summed with wrapping adds).
 //!
 //! Dot product: llama.cpp has no `Q8_1 x Q8_1` kernel (nothing uses Q8_1 as weights). Defined
-//! here like `ggml_vec_dot_q8_0_q8_0_generic`: per block the exact integer
-//! `sumi = Σ q_w*q_a`, then `sumf += sumi * (d_w*d_a)` in f32; `s` is ignored.
+//! here like `Q8_0 x Q8_0` (llama.cpp's AVX2 arithmetic, `formats/legacy_lanes.rs`); `s` is
+//! ignored.
 
 use half::f16;
 
 use super::f16::{f16_to_f32, f32_to_f16};
 use super::f32::c_f32_to_i32;
+use super::legacy_lanes::{fma_lanes, hsum8, mul_sum_i8, mul_x86, pack_i8, quantize_block_i32};
 use crate::{Format, QuantType};
 
 /// Values per block.
@@ -83,14 +90,29 @@ impl Format for Q8_1 {
 
     fn vec_dot(w: &[BlockQ8_1], a: &[BlockQ8_1]) -> f32 {
         assert_eq!(w.len(), a.len(), "Q8_1::vec_dot: operand lengths");
-        let mut sumf = 0f32;
+        let mut acc = [0f32; 8];
         for (x, y) in w.iter().zip(a) {
-            let mut sumi = 0i32;
-            for (&qx, &qy) in x.qs.iter().zip(&y.qs) {
-                sumi += i32::from(qx) * i32::from(qy);
-            }
-            sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
+            fma_lanes(&mut acc, f16_to_f32(x.d) * f16_to_f32(y.d), mul_sum_i8(&x.qs, &y.qs));
         }
-        sumf
+        hsum8(&acc)
+    }
+}
+
+/// Quantize activations `x` into `out` (`x.len() == out.len() * 32`) with the semantics of
+/// llama.cpp's x86-64 AVX2 `quantize_row_q8_1` (see the module docs): what every matrix product
+/// of a `Q4_1` or `Q5_1` weight applies to its f32 operand.
+///
+/// # Panics
+/// If the lengths disagree.
+pub fn quantize_activations(x: &[f32], out: &mut [BlockQ8_1]) {
+    assert_eq!(x.len(), out.len() * QK8_1, "Q8_1 quantize_activations: input length");
+    for (xb, y) in x.chunks_exact(QK8_1).zip(out.iter_mut()) {
+        let (d, q) = quantize_block_i32(xb.try_into().expect("32 values"));
+        y.d = f32_to_f16(d);
+        let sum = q.iter().fold(0i32, |s, &q| s.wrapping_add(q));
+        y.s = f32_to_f16(mul_x86(d, sum as f32));
+        for (o, &q) in y.qs.iter_mut().zip(&q) {
+            *o = pack_i8(q);
+        }
     }
 }

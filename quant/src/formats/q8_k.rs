@@ -19,12 +19,56 @@
 //! llama.cpp zeroes `d` and `qs` but leaves `bsums` as whatever the output buffer held; here
 //! `bsums` is zeroed too (llama.cpp's own dot products then see the same consistent zero block).
 //!
+//! A second quantizer, [`Q8K::quantize_4rows`], is `ggml_quantize_mat_q8_K_4x8` (AVX2), which
+//! llama.cpp uses for the activation rows that its repacked `q4_K` product takes in groups of
+//! four (see [`crate::formats::q4_k`]): the same bytes except on a tie of magnitudes, where it takes
+//! the sign of the largest magnitude to be positive if any value equals `+amax` (the reference
+//! takes the sign of the first such value). The two blocks are then exact negations of each other
+//! (`d` and every `qs` negated: the rounding is symmetric), so every product computed from them is
+//! the same; the spec still follows llama.cpp byte for byte.
+//!
 //! llama.cpp has no `q8_K x q8_K` dot product. Here `Activation = Q8K` and [`Q8K::vec_dot`] is the
 //! straightforward one: per block, the exact `i32` sum of `qs_w[i] * qs_a[i]` times `d_w * d_a`
 //! (both in `f32`), accumulated over blocks in order in an `f32`.
 
 use crate::formats::k_common::{QK_K, check_dequantize, check_quantize, check_vec_dot, fabsf, nearest_int};
 use crate::{Format, QuantType};
+
+impl Q8K {
+    /// `ggml_quantize_mat_q8_K_4x8` as built for AVX2, one row at a time (the interleaving of four
+    /// rows is a storage detail): `amax = max |x|`; `iscale = -127/amax` if some `x[i] == amax`,
+    /// else `127/amax`; `qs[i] = round_half_even(iscale * x[i])` (in -127..=127), `d = 1/iscale`,
+    /// `bsums` the sums of 16. An all-zero block is all zeros. Differs from [`Q8K::quantize`]
+    /// only when `+amax` and `-amax` both occur and `-amax` comes first.
+    ///
+    /// # Panics
+    /// If `x.len() != out.len() * 256`.
+    pub fn quantize_4rows(x: &[f32], out: &mut [BlockQ8K]) {
+        check_quantize("q8_K", x.len(), out.len());
+        for (xb, y) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+            let mut amax = 0.0f32;
+            for &v in xb {
+                let ax = fabsf(v);
+                if ax > amax {
+                    amax = ax;
+                }
+            }
+            if amax == 0.0 {
+                *y = bytemuck::Zeroable::zeroed();
+                continue;
+            }
+            let positive = xb.contains(&amax);
+            let iscale = if positive { -127.0f32 / amax } else { 127.0f32 / amax };
+            for (q, &v) in y.qs.iter_mut().zip(xb) {
+                *q = nearest_int(iscale * v).clamp(-128, 127) as i8;
+            }
+            for (s, g) in y.bsums.iter_mut().zip(y.qs.chunks_exact(16)) {
+                *s = g.iter().map(|&q| q as i32).sum::<i32>() as i16;
+            }
+            y.d = 1.0 / iscale;
+        }
+    }
+}
 
 /// One `q8_K` super-block as stored (see the [module docs](self) for the layout).
 #[repr(C)]

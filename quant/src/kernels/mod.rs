@@ -17,6 +17,7 @@ use crate::formats::{
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
 use crate::lanes::{self, LaneDotFn};
+use crate::vexp::{self, SoftmaxExpFn, SwigluFn};
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
@@ -111,14 +112,33 @@ pub struct Kernels {
     pub gemm_q5_0: Option<GemmFn<Q5_0>>,
     pub gemm_q5_1: Option<GemmFn<Q5_1>>,
     pub gemm_q8_0: Option<GemmFn<Q8_0>>,
+    pub gemm_q4_k: Option<GemmFn<Q4K>>,
+    pub gemm_q6_k: Option<GemmFn<Q6K>>,
+    /// llama.cpp's repacked `q4_K` products (weight row count a multiple of 8):
+    /// [`Q4K::dot_gemv`] for activation rows outside the groups of four ([`Q4K::path`]),
+    /// [`Q4K::dot_gemm`] and its multi-row form for the rows in groups of four.
+    pub dot_q4_k_gemv: DotFn<Q4K>,
+    /// [`Q6K::dot_tiled`]: `q6_K` products of [`Q6K::TILED_MIN_ROWS`] or more activation rows.
+    pub dot_q6_k_tiled: DotFn<Q6K>,
+    pub dot_q4_k_gemm: DotFn<Q4K>,
+    pub gemm_q4_k_gemv: Option<GemmFn<Q4K>>,
+    pub gemm_q4_k_gemm: Option<GemmFn<Q4K>>,
     pub quantize_f16: QuantizeFn<F16>,
+    /// Activation quantizers: `Q8_0`/`Q8_1` with llama.cpp's x86 AVX2 semantics
+    /// (`q8_0::quantize_activations`), not the weights' `_ref` quantizer.
     pub quantize_q8_0: QuantizeFn<Q8_0>,
     pub quantize_q8_1: QuantizeFn<Q8_1>,
     pub quantize_q8_k: QuantizeFn<Q8K>,
-    /// Attention's f32 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    /// [`Q8K::quantize_4rows`]: the activations of [`Q4K::dot_gemm`].
+    pub quantize_q8_k_4rows: QuantizeFn<Q8K>,
+    /// Attention's f32 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f32: LaneDotFn<f32>,
-    /// Attention's f16 dot, lane-ordered: the same bits on every tier ([`crate::lanes`]).
+    /// Attention's f16 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f16: LaneDotFn<half::f16>,
+    /// Softmax's exponentials as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
+    pub softmax_exp: SoftmaxExpFn,
+    /// SwiGLU as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
+    pub swiglu: SwigluFn,
 }
 
 impl Kernels {
@@ -143,12 +163,22 @@ impl Kernels {
         gemm_q5_0: None,
         gemm_q5_1: None,
         gemm_q8_0: None,
+        gemm_q4_k: None,
+        gemm_q6_k: None,
+        dot_q4_k_gemv: Q4K::dot_gemv,
+        dot_q6_k_tiled: Q6K::dot_tiled,
+        dot_q4_k_gemm: Q4K::dot_gemm,
+        gemm_q4_k_gemv: None,
+        gemm_q4_k_gemm: None,
         quantize_f16: F16::quantize,
-        quantize_q8_0: Q8_0::quantize,
-        quantize_q8_1: Q8_1::quantize,
+        quantize_q8_0: crate::formats::q8_0::quantize_activations,
+        quantize_q8_1: crate::formats::q8_1::quantize_activations,
         quantize_q8_k: Q8K::quantize,
+        quantize_q8_k_4rows: Q8K::quantize_4rows,
         lanes_dot_f32: lanes::dot_f32,
         lanes_dot_f16: lanes::dot_f16,
+        softmax_exp: vexp::softmax_exp,
+        swiglu: vexp::swiglu,
     };
 
     /// The table of `tier`, or `None` if this build has no such tier or the CPU cannot run it.
@@ -251,7 +281,7 @@ macro_rules! dispatch {
 
 dispatch! {
     F32 => dot_f32, F16 => dot_f16, BF16 => dot_bf16,
-    Q2K => dot_q2_k, Q3K => dot_q3_k, Q4K => dot_q4_k, Q5K => dot_q5_k, Q6K => dot_q6_k,
+    Q2K => dot_q2_k, Q3K => dot_q3_k, Q5K => dot_q5_k,
 }
 
 macro_rules! dispatch_gemm {
@@ -270,6 +300,7 @@ macro_rules! dispatch_gemm {
 dispatch_gemm! {
     Q4_0 => dot_q4_0, gemm_q4_0, Q4_1 => dot_q4_1, gemm_q4_1, Q5_0 => dot_q5_0, gemm_q5_0,
     Q5_1 => dot_q5_1, gemm_q5_1, Q8_0 => dot_q8_0, gemm_q8_0,
+    Q4K => dot_q4_k, gemm_q4_k, Q6K => dot_q6_k, gemm_q6_k,
 }
 
 /// CPU feature detection: at run time with `std`, from the compile-time target features without.

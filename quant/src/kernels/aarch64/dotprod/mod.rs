@@ -3,10 +3,12 @@
 //! quantizers gain nothing from `sdot` and reuse the NEON kernels.
 //!
 //! Exactness: integer sums are exact (`sdot` accumulates 4 i8 x i8 products into i32 lanes).
-//! The legacy formats and `q2_K` are bit-identical to the spec; `q3_K q4_K q5_K q6_K` form the
-//! spec's per-block integer sum exactly but accumulate `d * isum` per block in one f32 instead
-//! of the spec's 8 lane accumulators (`sdot` mixes the spec's lanes), so they differ from the
-//! spec by float rounding only (see the kernel files).
+//! The legacy formats (x86 llama.cpp's AVX2 arithmetic, not ARM llama.cpp's: see
+//! `neon/legacy.rs`), `q2_K`, `q4_K` and `q6_K` are bit-identical to the spec (for the last two,
+//! llama.cpp's x86-64 AVX2 arithmetic, whose integer lanes are `sdot`'s: see `neon/k_quad.rs`);
+//! `q3_K q5_K` form the spec's per-block integer sum exactly but accumulate `d * isum` per block
+//! in one f32 instead of the spec's 8 lane accumulators (`sdot` mixes the spec's lanes), so they
+//! differ from the spec by float rounding only (see the kernel files).
 
 use core::arch::aarch64::*;
 use core::arch::asm;
@@ -46,12 +48,22 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     gemm_q5_0: None,
     gemm_q5_1: None,
     gemm_q8_0: None,
+    gemm_q4_k: None,
+    gemm_q6_k: None,
+    dot_q4_k_gemv: q4_k::dot_gemv,
+    dot_q6_k_tiled: crate::formats::q6_k::Q6K::dot_tiled,
+    dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: None,
+    gemm_q4_k_gemm: None,
     quantize_f16: neon::quantize::quantize_f16,
     quantize_q8_0: neon::quantize::quantize_q8_0,
     quantize_q8_1: neon::quantize::quantize_q8_1,
     quantize_q8_k: neon::quantize::quantize_q8_k,
+    quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
     lanes_dot_f32: neon::lanes::dot_f32,
     lanes_dot_f16: neon::lanes::dot_f16,
+    softmax_exp: neon::vexp::softmax_exp,
+    swiglu: neon::vexp::swiglu,
 };
 
 /// `acc[k] + Σ_{i in 4k..4k+4} a[i] * b[i]` (`sdot`), exact for all i8 inputs.

@@ -1,33 +1,35 @@
-//! `q5_1 x q8_1` with NEON + dotprod.
-//!
-//! The 5th bits are spread to byte masks with a table lookup, the unsigned codes (0..=31) dotted
-//! exactly with the activations (`sdot`); then the spec's
-//! `sumf += (d_w*d_a) * sumi + m_w*s_a` in the spec's order: bit-identical to
-//! [`Q5_1::vec_dot`](crate::formats::q5_1::Q5_1).
+//! `q5_1 x q8_1` with NEON + dotprod: the spec's (llama.cpp's x86 AVX2) arithmetic in
+//! [`legacy::dot`]: weights the 5-bit codes (0..=31), plus `summs`, the 4-product lane sums by `sdot`, two `vfmaq` f32x4 accumulators,
+//! `hsum_float_8`'s tree; bit-identical to [`Q5_1::vec_dot`](crate::formats::q5_1::Q5_1).
 
 use core::arch::aarch64::*;
 
 use super::sdot;
-use crate::formats::q5_1::BlockQ5_1;
+use crate::Format;
+use crate::formats::q5_1::{BlockQ5_1, Q5_1};
 use crate::formats::q8_1::BlockQ8_1;
+use crate::kernels::aarch64::neon::legacy;
 use crate::kernels::aarch64::neon::util::{arr, fp16, ld_i8, ld_u8, nibbles, q5_high_bits};
 
 /// # Safety
 /// The CPU must support NEON and dotprod.
 #[target_feature(enable = "neon,dotprod")]
 unsafe fn dot(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
-    let mut sumf = 0f32;
-    for (x, y) in w.iter().zip(a) {
-        let (lo, hi) = nibbles(ld_u8(&x.qs));
-        let (hb_lo, hb_hi) = q5_high_bits(x.qh);
-        let lo = vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo));
-        let hi = vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi));
-        let acc = sdot(vdupq_n_s32(0), lo, ld_i8(arr(&y.qs, 0)));
-        let acc = sdot(acc, hi, ld_i8(arr(&y.qs, 16)));
-        let sumi = vaddvq_s32(acc);
-        sumf += (fp16(x.d) * fp16(y.d)) * sumi as f32 + fp16(x.m) * fp16(y.s);
-    }
-    sumf
+    legacy::dot(
+        w,
+        a,
+        |x: &BlockQ5_1| {
+            let (lo, hi) = nibbles(ld_u8(&x.qs));
+            let (hb_lo, hb_hi) = q5_high_bits(x.qh);
+            (vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)))
+        },
+        |y: &BlockQ8_1| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
+        |a, b| sdot(vdupq_n_s32(0), a, b),
+        |x, y| (fp16(x.d) * fp16(y.d), fp16(x.m), fp16(y.s)),
+        true,
+        false,
+    )
+    .unwrap_or_else(|| Q5_1::vec_dot(w, a))
 }
 
 /// Safe wrapper, stored only in the `DOTPROD` table.

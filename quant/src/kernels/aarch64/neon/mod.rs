@@ -2,6 +2,11 @@
 //! (Cortex-A72 / Raspberry Pi 4 included). One file per format; `util` holds the shared helpers
 //! and `quantize` the activation quantizers (also used by the dotprod tier).
 //!
+//! The legacy formats' dots (`legacy` holds their shared block loop) and activation quantizers
+//! reproduce the spec, i.e. **x86-64 llama.cpp's** AVX2 arithmetic (8 f32 lanes as two f32x4,
+//! `vfmaq` for `_mm256_fmadd_ps`, the `hsum_float_8` tree), so an aarch64 run matches llama.cpp on
+//! x86, not llama.cpp on ARM (whose NEON code sums in another order).
+//!
 //! Every kernel here is bit-identical to the scalar spec except the float formats
 //! (`f32 f16 bf16`), which sum their (exact, spec-rounded) f32 products in f64 in a different
 //! order (see `f32.rs` for the bound).
@@ -11,7 +16,9 @@ use crate::kernels::{Kernels, Tier};
 pub(crate) mod bf16;
 pub(crate) mod f16;
 pub(crate) mod f32;
+pub(crate) mod k_quad;
 pub(crate) mod lanes;
+pub(crate) mod legacy;
 pub(crate) mod q2_k;
 pub(crate) mod q3_k;
 pub(crate) mod q4_0;
@@ -24,6 +31,7 @@ pub(crate) mod q6_k;
 pub(crate) mod q8_0;
 pub(crate) mod quantize;
 pub(crate) mod util;
+pub(crate) mod vexp;
 
 /// The NEON table. Only [`Kernels::for_tier`] hands it out, after checking the CPU has NEON.
 pub(crate) const NEON: Kernels = Kernels {
@@ -46,10 +54,20 @@ pub(crate) const NEON: Kernels = Kernels {
     gemm_q5_0: None,
     gemm_q5_1: None,
     gemm_q8_0: None,
+    gemm_q4_k: None,
+    gemm_q6_k: None,
+    dot_q4_k_gemv: q4_k::dot_gemv,
+    dot_q6_k_tiled: crate::formats::q6_k::Q6K::dot_tiled,
+    dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: None,
+    gemm_q4_k_gemm: None,
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
+    quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    softmax_exp: vexp::softmax_exp,
+    swiglu: vexp::swiglu,
 };

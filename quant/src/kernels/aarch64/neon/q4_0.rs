@@ -1,31 +1,34 @@
-//! `q4_0 x q8_0` with baseline NEON.
-//!
-//! Per block the integer sum `Σ (q - 8) * a` is formed exactly (`vmull_s8` products widened to
-//! i32 by `vpadalq_s16`), then the spec's float expression `sumf += sumi * d_w * d_a` is evaluated
-//! in the spec's order: the result is bit-identical to [`Q4_0::vec_dot`](crate::formats::q4_0::Q4_0).
+//! `q4_0 x q8_0` with baseline NEON: the spec's (llama.cpp's x86 AVX2) arithmetic in
+//! [`legacy::dot`]: weights `nibble - 8`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
+//! `hsum_float_8`'s tree; bit-identical to [`Q4_0::vec_dot`](crate::formats::q4_0::Q4_0). A row whose activations hold a -128 (where the x86 sign trick differs from the exact product) goes to the spec.
 
 use core::arch::aarch64::*;
 
-use super::util::{arr, dot_i8, fp16, ld_i8, ld_u8, nibbles};
-use crate::formats::q4_0::BlockQ4_0;
+use super::legacy;
+use super::util::{arr, fp16, ld_i8, ld_u8, nibbles};
+use crate::Format;
+use crate::formats::q4_0::{BlockQ4_0, Q4_0};
 use crate::formats::q8_0::BlockQ8_0;
 
 /// # Safety
 /// The CPU must support NEON.
 #[target_feature(enable = "neon")]
 unsafe fn dot(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
-    let eight = vdupq_n_s8(8);
-    let mut sumf = 0f32;
-    for (x, y) in w.iter().zip(a) {
-        let (lo, hi) = nibbles(ld_u8(&x.qs));
-        let lo = vsubq_s8(vreinterpretq_s8_u8(lo), eight);
-        let hi = vsubq_s8(vreinterpretq_s8_u8(hi), eight);
-        let acc = dot_i8(vdupq_n_s32(0), lo, ld_i8(arr(&y.qs, 0)));
-        let acc = dot_i8(acc, hi, ld_i8(arr(&y.qs, 16)));
-        let sumi = vaddvq_s32(acc);
-        sumf += sumi as f32 * fp16(x.d) * fp16(y.d);
-    }
-    sumf
+    legacy::dot(
+        w,
+        a,
+        |x: &BlockQ4_0| {
+            let (lo, hi) = nibbles(ld_u8(&x.qs));
+            let eight = vdupq_n_s8(8);
+            (vsubq_s8(vreinterpretq_s8_u8(lo), eight), vsubq_s8(vreinterpretq_s8_u8(hi), eight))
+        },
+        |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
+        |a, b| legacy::sum4(a, b),
+        |x, y| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
+        false,
+        true,
+    )
+    .unwrap_or_else(|| Q4_0::vec_dot(w, a))
 }
 
 /// Safe wrapper, stored only in the `NEON` table.

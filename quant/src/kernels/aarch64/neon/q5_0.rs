@@ -1,32 +1,38 @@
-//! `q5_0 x q8_0` with baseline NEON.
-//!
-//! The 5th bits are spread to byte masks with a table lookup, the codes `q - 16` formed in i8, the
-//! integer sum `Σ (q - 16) * a` formed exactly; then the spec's `sumf += (d_w*d_a) * sumi` in the
-//! spec's order: bit-identical to [`Q5_0::vec_dot`](crate::formats::q5_0::Q5_0).
+//! `q5_0 x q8_0` with baseline NEON: the spec's (llama.cpp's x86 AVX2) arithmetic in
+//! [`legacy::dot`]: weights `code - 16`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
+//! `hsum_float_8`'s tree; bit-identical to [`Q5_0::vec_dot`](crate::formats::q5_0::Q5_0). A row whose activations hold a -128 (where the x86 sign trick differs from the exact product) goes to the spec.
 
 use core::arch::aarch64::*;
 
-use super::util::{arr, dot_i8, fp16, ld_i8, ld_u8, nibbles, q5_high_bits};
-use crate::formats::q5_0::BlockQ5_0;
+use super::legacy;
+use super::util::{arr, fp16, ld_i8, ld_u8, nibbles, q5_high_bits};
+use crate::Format;
+use crate::formats::q5_0::{BlockQ5_0, Q5_0};
 use crate::formats::q8_0::BlockQ8_0;
 
 /// # Safety
 /// The CPU must support NEON.
 #[target_feature(enable = "neon")]
 unsafe fn dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-    let sixteen = vdupq_n_s8(16);
-    let mut sumf = 0f32;
-    for (x, y) in w.iter().zip(a) {
-        let (lo, hi) = nibbles(ld_u8(&x.qs));
-        let (hb_lo, hb_hi) = q5_high_bits(x.qh);
-        let lo = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), sixteen);
-        let hi = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)), sixteen);
-        let acc = dot_i8(vdupq_n_s32(0), lo, ld_i8(arr(&y.qs, 0)));
-        let acc = dot_i8(acc, hi, ld_i8(arr(&y.qs, 16)));
-        let sumi = vaddvq_s32(acc);
-        sumf += (fp16(x.d) * fp16(y.d)) * sumi as f32;
-    }
-    sumf
+    legacy::dot(
+        w,
+        a,
+        |x: &BlockQ5_0| {
+            let (lo, hi) = nibbles(ld_u8(&x.qs));
+            let (hb_lo, hb_hi) = q5_high_bits(x.qh);
+            let sixteen = vdupq_n_s8(16);
+            (
+                vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), sixteen),
+                vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)), sixteen),
+            )
+        },
+        |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
+        |a, b| legacy::sum4(a, b),
+        |x, y| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
+        false,
+        true,
+    )
+    .unwrap_or_else(|| Q5_0::vec_dot(w, a))
 }
 
 /// Safe wrapper, stored only in the `NEON` table.

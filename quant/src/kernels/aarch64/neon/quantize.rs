@@ -4,11 +4,11 @@
 //! - F16: `fcvtn` (round to nearest even, subnormals kept, overflow to infinity under the default
 //!   FPCR) is exactly ggml's portable `fp32_to_fp16` for non-NaN values; NaNs are replaced by the
 //!   spec's `0x7E00 | sign`.
-//! - Q8_0 / Q8_1: the spec rounds with `roundf` (half away from zero), which is `fcvtas`
-//!   (`vcvtaq_s32_f32`), not `fcvtns` (ties to even); the spec's C-style `(int)` conversion gives
-//!   `i32::MIN` out of range, whose low byte is 0, so out-of-range lanes are masked to 0 before
-//!   the truncating narrow to i8 (the spec's `as i8`). A block holding a NaN goes through the
-//!   spec itself (its NaN-dependent running maximum is not worth vectorizing).
+//! - Q8_0 / Q8_1: the activation spec (`q8_0::quantize_activations`, llama.cpp's x86 AVX2
+//!   quantizer): `id = 127/amax`, ties to even (`fcvtns`), `i32::MIN` for NaN/out-of-range lanes
+//!   (as `vcvtps2dq`), saturating narrows (as `packs`), `s` from the wrapping sum of the `i32`s. The
+//!   block maximum of non-NaN values does not depend on the order; a block holding a NaN goes
+//!   through the spec itself (where the x86 `maxps` operand order decides).
 //! - Q8_K: the spec rounds with llama.cpp's `nearest_int` (add `1.5 * 2^23`, read the mantissa),
 //!   done here with the same float addition lane by lane; the running maximum is the spec's
 //!   strict `>` comparison (so NaNs are skipped, as in the spec).
@@ -20,9 +20,11 @@ use half::f16;
 use super::util::{arr, arr_mut, f32x4_to_f16, ld_f32, st_i8, st_u16};
 use crate::Format;
 use crate::formats::f16::f32_to_f16;
-use crate::formats::q8_0::{BlockQ8_0, Q8_0, QK8_0};
-use crate::formats::q8_1::{BlockQ8_1, Q8_1, QK8_1};
+use crate::formats::legacy_lanes::mul_x86;
+use crate::formats::q8_0::{BlockQ8_0, QK8_0};
+use crate::formats::q8_1::{BlockQ8_1, QK8_1};
 use crate::formats::q8_k::{BlockQ8K, Q8K};
+use crate::formats::{q8_0, q8_1};
 
 const QK_K: usize = 256;
 
@@ -78,28 +80,35 @@ fn load32(xb: &[f32]) -> ([float32x4_t; 8], f32) {
     (v, vmaxvq_f32(vmaxq_f32(m0, m1)))
 }
 
-/// The spec's `c_f32_to_i32(roundf(v * id)) as i8` for 16 values.
+/// The 16 activation-spec integers of `v` (before the saturating packs): round to nearest even
+/// (`fcvtns`, the x86 `vroundps` + `vcvtps2dq` for in-range values), `i32::MIN` where `v * id`
+/// is NaN or out of the i32 range (`vcvtps2dq`'s "integer indefinite").
 #[target_feature(enable = "neon")]
 #[inline]
-fn round16(v: &[float32x4_t], id: f32) -> int8x16_t {
+fn round16(v: &[float32x4_t], id: f32) -> [int32x4_t; 4] {
     let limit = vdupq_n_f32(2_147_483_648.0);
+    let indefinite = vdupq_n_s32(i32::MIN);
     let mut q = [vdupq_n_s32(0); 4];
     for (q, &v) in q.iter_mut().zip(v) {
         let t = vmulq_n_f32(v, id);
-        let in_range = vreinterpretq_s32_u32(vcaltq_f32(t, limit));
-        *q = vandq_s32(vcvtaq_s32_f32(t), in_range);
+        *q = vbslq_s32(vcaltq_f32(t, limit), vcvtnq_s32_f32(t), indefinite);
     }
-    let lo = vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]));
-    let hi = vcombine_s16(vmovn_s32(q[2]), vmovn_s32(q[3]));
-    vcombine_s8(vmovn_s16(lo), vmovn_s16(hi))
+    q
 }
 
-/// The spec's scale and inverse scale of a Q8_0/Q8_1 block.
+/// 16 `i32` saturated to `i8` (the x86 `packs_epi32` then `packs_epi16`).
+#[target_feature(enable = "neon")]
+#[inline]
+fn pack16(q: &[int32x4_t; 4]) -> int8x16_t {
+    let lo = vcombine_s16(vqmovn_s32(q[0]), vqmovn_s32(q[1]));
+    let hi = vcombine_s16(vqmovn_s32(q[2]), vqmovn_s32(q[3]));
+    vcombine_s8(vqmovn_s16(lo), vqmovn_s16(hi))
+}
+
+/// The activation spec's `d` and `id` from the block maximum (`id = 127 / amax`).
 #[inline]
 fn scale(amax: f32) -> (f32, f32) {
-    let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-    (d, id)
+    (amax / 127.0, if amax != 0.0 { 127.0 / amax } else { 0.0 })
 }
 
 /// # Safety
@@ -109,19 +118,19 @@ unsafe fn q8_0_kernel(x: &[f32], out: &mut [BlockQ8_0]) {
     for (xb, y) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
         let (v, amax) = load32(xb);
         if amax.is_nan() {
-            Q8_0::quantize(xb, core::slice::from_mut(y));
+            q8_0::quantize_activations(xb, core::slice::from_mut(y));
             continue;
         }
         let (d, id) = scale(amax);
         y.d = f32_to_f16(d);
-        st_i8(arr_mut(&mut y.qs, 0), round16(&v[..4], id));
-        st_i8(arr_mut(&mut y.qs, 16), round16(&v[4..], id));
+        st_i8(arr_mut(&mut y.qs, 0), pack16(&round16(&v[..4], id)));
+        st_i8(arr_mut(&mut y.qs, 16), pack16(&round16(&v[4..], id)));
     }
 }
 
 /// Safe wrapper, stored only in the `NEON` and `DOTPROD` tables.
 pub(crate) fn quantize_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
-    assert_eq!(x.len(), out.len() * QK8_0, "Q8_0::quantize: input length");
+    assert_eq!(x.len(), out.len() * QK8_0, "Q8_0 quantize_activations: input length");
     // SAFETY: NEON is part of the aarch64 baseline, and this wrapper is reachable only through
     // tables that `Kernels::for_tier` hands out after checking the CPU (NEON, or NEON + dotprod).
     unsafe { q8_0_kernel(x, out) }
@@ -134,23 +143,28 @@ unsafe fn q8_1_kernel(x: &[f32], out: &mut [BlockQ8_1]) {
     for (xb, y) in x.chunks_exact(QK8_1).zip(out.iter_mut()) {
         let (v, amax) = load32(xb);
         if amax.is_nan() {
-            Q8_1::quantize(xb, core::slice::from_mut(y));
+            q8_1::quantize_activations(xb, core::slice::from_mut(y));
             continue;
         }
         let (d, id) = scale(amax);
         y.d = f32_to_f16(d);
         let q0 = round16(&v[..4], id);
         let q1 = round16(&v[4..], id);
-        st_i8(arr_mut(&mut y.qs, 0), q0);
-        st_i8(arr_mut(&mut y.qs, 16), q1);
-        let sum = i32::from(vaddlvq_s8(q0)) + i32::from(vaddlvq_s8(q1));
-        y.s = f32_to_f16(sum as f32 * d);
+        st_i8(arr_mut(&mut y.qs, 0), pack16(&q0));
+        st_i8(arr_mut(&mut y.qs, 16), pack16(&q1));
+        // the i32s before the packs, summed with wrapping adds like `hsum_i32_8`
+        let s4 = vaddq_s32(
+            vaddq_s32(vaddq_s32(q0[0], q0[1]), vaddq_s32(q0[2], q0[3])),
+            vaddq_s32(vaddq_s32(q1[0], q1[1]), vaddq_s32(q1[2], q1[3])),
+        );
+        let sum = vaddvq_s32(s4);
+        y.s = f32_to_f16(mul_x86(d, sum as f32));
     }
 }
 
 /// Safe wrapper, stored only in the `NEON` and `DOTPROD` tables.
 pub(crate) fn quantize_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
-    assert_eq!(x.len(), out.len() * QK8_1, "Q8_1::quantize: input length");
+    assert_eq!(x.len(), out.len() * QK8_1, "Q8_1 quantize_activations: input length");
     // SAFETY: NEON is part of the aarch64 baseline, and this wrapper is reachable only through
     // tables that `Kernels::for_tier` hands out after checking the CPU (NEON, or NEON + dotprod).
     unsafe { q8_1_kernel(x, out) }

@@ -141,16 +141,6 @@ pub(crate) fn fp16(h: f16) -> f32 {
     out
 }
 
-/// `acc + Σ a[i]*b[i]`, exact for all i8 inputs (products widened to i16, pairs summed into the
-/// i32 lanes). Lane `k` of the result gains the products of elements `4k..4k+4`.
-#[target_feature(enable = "neon")]
-#[inline]
-pub(crate) fn dot_i8(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    let hi = vmull_high_s8(a, b);
-    vpadalq_s16(vpadalq_s16(acc, lo), hi)
-}
-
 /// The products of 16 elements folded onto 8 i16 lanes: lane `k` is `a[k]*b[k] + a[k+8]*b[k+8]`.
 /// For a chunk starting at a multiple of 8, lane `k` collects exactly the elements of the spec's
 /// integer lane `k` (`i % 8`). Exact while `2 * max|a*b| <= 32767` (callers state their bound).

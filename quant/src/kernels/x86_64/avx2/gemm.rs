@@ -1,22 +1,25 @@
-//! The multi-row product shared by the legacy formats' `gemm` kernels: 8 weight rows at a time,
-//! up to [`TOKENS`] activation rows per pass over them, row `r`'s spec sum in lane `r`.
+//! The block loop shared by the legacy formats' dot and multi-row (`gemm`) kernels.
 //!
-//! Per block, each of the 8 weight blocks is unpacked once (`expand`) and reused for every
-//! activation row of the pass; `int` gives a block's 8 partial integer sums for one (row, token)
-//! pair, [`hsum8_epi32`] turns the 8 rows' partials into one vector of exact per-row sums, and
-//! `term` applies the format's float formula, lane-wise, with the spec's operations in the spec's
-//! order. Adding the terms to the accumulator block by block is then exactly the spec's loop in
-//! every lane. Rows past the last multiple of 8 use the format's single-row `dot`.
+//! The spec (`formats/legacy_lanes.rs`) is llama.cpp's own AVX2 arithmetic: one `__m256`
+//! accumulator per output, per block `acc = fmadd(splat(d_w*d_a), cvtepi32_ps(int), acc)` where
+//! `int` is the block's 8 lanes of 4 products each, and one `hsum_float_8` at the end (plus a scalar
+//! `summs = fma(m_w, s_a, summs)` for `Q4_1`/`Q5_1`). Here that is done for a tile of `R` weight rows
+//! times `T` activation rows at once: each weight block is unpacked once per tile and reused for
+//! the `T` tokens, the `R*T` accumulators are independent FMA chains, and no horizontal sum is
+//! needed before the end of the rows. Every output keeps its own accumulator and its own block
+//! order, so every tile shape gives the spec's bits.
+//!
+//! Tiles are 4 rows x 2 tokens (8 accumulators, 4 unpacked weight vectors: the 16 `ymm`
+//! registers), then 4 x 1 for an odd last token and 1..3 rows for the last rows. The next tile's
+//! weight rows are prefetched a few lines per block (the 4 interleaved row streams are followed
+//! poorly by the hardware prefetchers).
 
 use core::arch::x86_64::*;
 
-use super::util::{hsum8_epi32, load128_head, prefetch, store_ps};
+use super::util::{hsum_ps, prefetch};
 
-/// How many tiles ahead of the one being computed the weights are prefetched.
+/// How many 4-row tiles ahead the weights are prefetched.
 const PREFETCH_TILES: usize = 2;
-
-/// Activation rows computed per pass over a tile of weight rows.
-pub(super) const TOKENS: usize = 8;
 
 /// Checks the operands of a [`crate::kernels::GemmFn`] (whole rows, output long enough, output
 /// rows that do not overlap) and returns `(n_rows, n_tok)`; `None` for an empty product.
@@ -41,83 +44,193 @@ pub(super) fn check(
     Some((n_rows, n_tok))
 }
 
-/// The tiled product (operands checked by [`check`]).
-///
-/// - `expand(x)`: a weight block unpacked for `int` (once per block, shared by the tokens);
-/// - `scales(heads)`: the 8 rows' block scales (and mins, or anything) from the first 16 bytes
-///   of each row's block;
-/// - `int(q, y)`: the 8 partial `i32` sums of a block with activation block `y`;
-/// - `term(scales, y, sumi)`: the block's float term in every lane, as the spec computes it;
-/// - `dot`: the single-row kernel, for the rows left over.
+/// One legacy format's pieces of the block loop (weight block `X`, activation block `Y`), as
+/// closures written inside the format's `#[target_feature]` kernel (so they inherit its features).
+pub(super) struct Ops<X, Y, E, Ld, I> {
+    /// Whether the format has a minimum (`Q4_1`, `Q5_1`): `summs` and the final `+ summs`.
+    pub min: bool,
+    /// The weight block's 32 bytes as `int` wants them (unpacked once per tile).
+    pub expand: E,
+    /// The activation block's 32 bytes.
+    pub load: Ld,
+    /// The block's 8 lane sums of 4 products each, as f32 (exact integers).
+    pub int: I,
+    pub _blocks: core::marker::PhantomData<fn(&X, &Y)>,
+}
+
+/// [`Ops`] with its closure types hidden.
+pub(super) trait Legacy {
+    type X: bytemuck::Pod;
+    type Y: bytemuck::Pod;
+    fn min(&self) -> bool;
+    fn expand(&self, x: &Self::X) -> __m256i;
+    fn load(&self, y: &Self::Y) -> __m256i;
+    fn int(&self, q: __m256i, y: __m256i) -> __m256;
+}
+
+impl<X, Y, E, Ld, I> Legacy for Ops<X, Y, E, Ld, I>
+where
+    X: bytemuck::Pod,
+    Y: bytemuck::Pod,
+    E: Fn(&X) -> __m256i,
+    Ld: Fn(&Y) -> __m256i,
+    I: Fn(__m256i, __m256i) -> __m256,
+{
+    type X = X;
+    type Y = Y;
+    #[inline(always)]
+    fn min(&self) -> bool {
+        self.min
+    }
+    #[inline(always)]
+    fn expand(&self, x: &X) -> __m256i {
+        (self.expand)(x)
+    }
+    #[inline(always)]
+    fn load(&self, y: &Y) -> __m256i {
+        (self.load)(y)
+    }
+    #[inline(always)]
+    fn int(&self, q: __m256i, y: __m256i) -> __m256 {
+        (self.int)(q, y)
+    }
+}
+
+/// The first 4 bytes of a block: every legacy block starts with its f16 `d`, and the `_1`
+/// formats follow it with their f16 `m` (weights) or `s` (`Q8_1` activations); for the others
+/// the next 2 bytes are ignored.
+#[inline(always)]
+fn head<X: bytemuck::Pod>(x: &X) -> i32 {
+    let b = bytemuck::bytes_of(x);
+    i32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The `R x T` outputs of weight rows `w[i]` and activation rows `a[t]` (all equally long):
+/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` cache lines of
+/// `next` per block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // register arrays in lockstep
-pub(super) fn gemm8<X: bytemuck::Pod, Y, Q: Copy, S: Copy>(
-    w: &[X],
-    a: &[Y],
-    rb: usize,
-    out: &mut [f32],
-    stride: usize,
-    expand: impl Fn(&X) -> Q,
-    scales: impl Fn(&[__m128i; 8]) -> S,
-    int: impl Fn(Q, &Y) -> __m256i,
-    term: impl Fn(S, &Y, __m256) -> __m256,
-    dot: impl Fn(&[X], &[Y]) -> f32,
-) {
-    let n_rows = w.len() / rb;
-    let n_tok = a.len() / rb;
-    let full = n_rows / 8 * 8;
-    for r0 in (0..full).step_by(8) {
-        let rows = &w[r0 * rb..(r0 + 8) * rb];
-        // The 8 rows are read block by block, 8 streams at once, which the hardware prefetchers
-        // follow poorly: ask for the next tile's bytes (contiguous) a few lines per block.
-        let ahead = r0 + 8 * PREFETCH_TILES;
-        let next: &[u8] =
-            if ahead + 8 <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + 8) * rb]) } else { &[] };
-        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
-        let mut t0 = 0;
-        while t0 < n_tok {
-            let nt = (n_tok - t0).min(TOKENS);
-            let mut acc = [_mm256_setzero_ps(); TOKENS];
-            for b in 0..rb {
-                if t0 == 0 {
-                    for l in b * lines_per_block..(b + 1) * lines_per_block {
-                        if let Some(x) = next.get(l * 64) {
-                            prefetch(x);
-                        }
-                    }
-                }
-                let mut head = [_mm_setzero_si128(); 8];
-                let first = expand(&rows[b]);
-                let mut q = [first; 8];
-                for i in 0..8 {
-                    let x = &rows[i * rb + b];
-                    if i > 0 {
-                        q[i] = expand(x);
-                    }
-                    head[i] = load128_head(bytemuck::bytes_of(x));
-                }
-                let s = scales(&head);
-                for t in 0..nt {
-                    let y = &a[(t0 + t) * rb + b];
-                    let mut p = [_mm256_setzero_si256(); 8];
-                    for i in 0..8 {
-                        p[i] = int(q[i], y);
-                    }
-                    let sumi = _mm256_cvtepi32_ps(hsum8_epi32(&p));
-                    acc[t] = _mm256_add_ps(acc[t], term(s, y, sumi));
-                }
+fn tile<L: Legacy, const R: usize, const T: usize>(
+    ops: &L,
+    w: [&[L::X]; R],
+    a: [&[L::Y]; T],
+    next: &[u8],
+    lines_per_block: usize,
+) -> [[f32; R]; T] {
+    let rb = w[0].len();
+    let mut acc = [[_mm256_setzero_ps(); R]; T];
+    // lane 2i + 1: row i's `summs` (the even lanes collect unused values)
+    let mut summs = [_mm256_setzero_ps(); T];
+    for b in 0..rb {
+        for l in b * lines_per_block..(b + 1) * lines_per_block {
+            if let Some(x) = next.get(l * 64) {
+                prefetch(x);
             }
-            for t in 0..nt {
-                store_ps(&mut out[(t0 + t) * stride + r0..], acc[t]);
+        }
+        // (plain loops, not `array::from_fn`: its closure would not be inlined, being compiled
+        // with this function's target features while `from_fn` is not)
+        let mut q = [_mm256_setzero_si256(); R];
+        let mut heads = [0i32; 4];
+        for i in 0..R {
+            q[i] = ops.expand(&w[i][b]);
+            heads[i] = head(&w[i][b]);
+        }
+        // [d_0, m_0, d_1, m_1, ..] of the R rows, exactly (F16C)
+        let dm = _mm256_cvtph_ps(_mm_setr_epi32(heads[0], heads[1], heads[2], heads[3]));
+        for t in 0..T {
+            let y = &a[t][b];
+            // [d_a, s_a, ..] (exact)
+            let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(head(y)));
+            let yv = ops.load(y);
+            // lane 2i: d_w(i) * d_a, the spec's f32 product
+            let dd = _mm256_mul_ps(dm, _mm256_broadcastss_ps(ds));
+            if ops.min() {
+                // lane 2i + 1: fma(m_w(i), s_a, summs), the spec's scalar FMA
+                summs[t] = _mm256_fmadd_ps(dm, _mm256_broadcastss_ps(_mm_movehdup_ps(ds)), summs[t]);
             }
-            t0 += nt;
+            for i in 0..R {
+                let d = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(2 * i as i32));
+                acc[t][i] = _mm256_fmadd_ps(d, ops.int(q[i], yv), acc[t][i]);
+            }
         }
     }
-    for r in full..n_rows {
-        let wr = &w[r * rb..(r + 1) * rb];
-        for t in 0..n_tok {
-            out[t * stride + r] = dot(wr, &a[t * rb..(t + 1) * rb]);
+    let mut out = [[0f32; R]; T];
+    for t in 0..T {
+        let mut sm = [0f32; 8];
+        // SAFETY: `sm` is 32 writable bytes; storeu needs no alignment.
+        unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs[t]) };
+        for i in 0..R {
+            let h = hsum_ps(acc[t][i]);
+            out[t][i] = if ops.min() { h + sm[2 * i + 1] } else { h };
         }
+    }
+    out
+}
+
+/// The single-row dot product (`w.len() == a.len()`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn dot<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y]) -> f32 {
+    if w.is_empty() {
+        return 0.0;
+    }
+    tile::<L, 1, 1>(ops, [w], [a], &[], 0)[0][0]
+}
+
+/// Rows `r0..r0 + R` against every token, in tiles of `R x 2` then `R x 1`; prefetches `next`
+/// during the first tile.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn rows<L: Legacy, const R: usize>(
+    ops: &L,
+    w: &[L::X],
+    a: &[L::Y],
+    rb: usize,
+    r0: usize,
+    out: &mut [f32],
+    stride: usize,
+    next: &[u8],
+) {
+    let n_tok = a.len() / rb;
+    let mut wr: [&[L::X]; R] = [&[]; R];
+    for (i, wr) in wr.iter_mut().enumerate() {
+        *wr = &w[(r0 + i) * rb..(r0 + i + 1) * rb];
+    }
+    let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
+    let tok = |t: usize| &a[t * rb..(t + 1) * rb];
+    let mut t = 0;
+    while t + 2 <= n_tok {
+        let (nx, lpb) = if t == 0 { (next, lines_per_block) } else { (&[][..], 0) };
+        let v = tile::<L, R, 2>(ops, wr, [tok(t), tok(t + 1)], nx, lpb);
+        for (j, v) in v.iter().enumerate() {
+            out[(t + j) * stride + r0..][..R].copy_from_slice(v);
+        }
+        t += 2;
+    }
+    if t < n_tok {
+        let (nx, lpb) = if t == 0 { (next, lines_per_block) } else { (&[][..], 0) };
+        let v = tile::<L, R, 1>(ops, wr, [tok(t)], nx, lpb);
+        out[t * stride + r0..][..R].copy_from_slice(&v[0]);
+    }
+}
+
+/// The multi-row product (operands checked by [`check`]).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &mut [f32], stride: usize) {
+    let n_rows = w.len() / rb;
+    let full = n_rows / 4 * 4;
+    for r0 in (0..full).step_by(4) {
+        let ahead = r0 + 4 * PREFETCH_TILES;
+        let next: &[u8] =
+            if ahead + 4 <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + 4) * rb]) } else { &[] };
+        rows::<L, 4>(ops, w, a, rb, r0, out, stride, next);
+    }
+    match n_rows - full {
+        1 => rows::<L, 1>(ops, w, a, rb, full, out, stride, &[]),
+        2 => rows::<L, 2>(ops, w, a, rb, full, out, stride, &[]),
+        3 => rows::<L, 3>(ops, w, a, rb, full, out, stride, &[]),
+        _ => {}
     }
 }

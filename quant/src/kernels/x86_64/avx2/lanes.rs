@@ -1,29 +1,41 @@
-//! The lane-ordered attention dots ([`crate::lanes`]) with AVX2: **bit-identical** to the spec.
+//! Attention's dot products in llama.cpp's order ([`crate::lanes`]) with AVX2: **bit-identical**
+//! to the spec, and so to llama.cpp's own AVX2 code, whose instructions these are:
 //!
-//! Spec lane `l` of the 32 is lane `l % 8` of accumulator register `l / 8`; a chunk of 8 after
-//! the 32-value chunks goes to register 0, as step 3 says. The reduction is the spec's tree:
-//! `(r0 + r1) + (r2 + r3)` lane-wise, then the 128-bit halves (lanes `l + 4`), then
-//! `movehl` (`l + 2`), then lanes 0 + 1. The tail is added in order in scalar f32.
+//! - `VecDot`/`VecDotPadded`: four `f32x8` accumulators over the chunks of 32 (`vfmadd`), then
+//!   `GGML_F32x8_REDUCE` (`(r0 + r2) + (r1 + r3)`, the 128-bit halves, two `hadd`s); the tail of
+//!   `VecDot` in f64 (f16) or scalar fused multiply-adds (f32); `VecDotPadded` runs a partial
+//!   last chunk through the lanes from a zero-filled copy;
+//! - `Tinyblas`: one `f32x8` accumulator over the chunks of 8 (a partial last chunk from a
+//!   zero-filled copy), then tinyBLAS's `hsum`.
 //!
-//! f32: `vmulps` then `vaddps` (two roundings, as the spec). f16: widened exactly by F16C, and
-//! fused with `vfmadd` since the product of two f16 values is exact in f32 (same bits).
+//! f16 operands are widened exactly by F16C (`vcvtph2ps`).
 
 use core::arch::x86_64::*;
 
 use half::f16;
 
 use super::util::load_f16x8;
+use crate::cmath::fmaf;
 use crate::formats::f16::f16_to_f32;
+use crate::lanes::DotOrder;
 
-/// The spec's reduction of four 8-lane accumulators.
+/// `GGML_F32x8_REDUCE` of four accumulators.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn reduce(r: [__m256; 4]) -> f32 {
-    let v = _mm256_add_ps(_mm256_add_ps(r[0], r[1]), _mm256_add_ps(r[2], r[3]));
-    let u = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let t = _mm_add_ps(u, _mm_movehl_ps(u, u));
-    let s = _mm_add_ss(t, _mm_movehdup_ps(t));
-    _mm_cvtss_f32(s)
+fn reduce32(r: [__m256; 4]) -> f32 {
+    let x0 = _mm256_add_ps(_mm256_add_ps(r[0], r[2]), _mm256_add_ps(r[1], r[3]));
+    let t0 = _mm_add_ps(_mm256_castps256_ps128(x0), _mm256_extractf128_ps::<1>(x0));
+    let t1 = _mm_hadd_ps(t0, t0);
+    _mm_cvtss_f32(_mm_hadd_ps(t1, t1))
+}
+
+/// tinyBLAS's `hsum` of one accumulator.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum8(v: __m256) -> f32 {
+    let x = _mm_add_ps(_mm256_extractf128_ps::<1>(v), _mm256_castps256_ps128(v));
+    let x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)))
 }
 
 /// Loads `s[..8]` (checked by the slice index).
@@ -35,67 +47,76 @@ fn load_f32x8(s: &[f32]) -> __m256 {
     unsafe { _mm256_loadu_ps(s.as_ptr()) }
 }
 
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_f32_avx2(x: &[f32], y: &[f32]) -> f32 {
-    let mut r = [_mm256_setzero_ps(); 4];
-    let mut xc = x.chunks_exact(32);
-    let mut yc = y.chunks_exact(32);
-    for (a, b) in (&mut xc).zip(&mut yc) {
-        for (k, r) in r.iter_mut().enumerate() {
-            *r = _mm256_add_ps(*r, _mm256_mul_ps(load_f32x8(&a[8 * k..]), load_f32x8(&b[8 * k..])));
+/// The three orders for one element type: `$load` widens 8 values to f32, `$tail` sums the
+/// `VecDot` tail into the reduced lanes.
+macro_rules! dots {
+    ($name:ident, $t:ty, $zero:expr, $load:ident, $tail:ident) => {
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $name(x: &[$t], y: &[$t], order: DotOrder) -> f32 {
+            let n = x.len();
+            if order == DotOrder::Tinyblas {
+                let mut acc = _mm256_setzero_ps();
+                let mut xc = x.chunks_exact(8);
+                let mut yc = y.chunks_exact(8);
+                for (a, b) in (&mut xc).zip(&mut yc) {
+                    acc = _mm256_fmadd_ps($load(a), $load(b), acc);
+                }
+                let (xr, yr) = (xc.remainder(), yc.remainder());
+                if !xr.is_empty() {
+                    let (mut a, mut b) = ([$zero; 8], [$zero; 8]);
+                    a[..xr.len()].copy_from_slice(xr);
+                    b[..yr.len()].copy_from_slice(yr);
+                    acc = _mm256_fmadd_ps($load(&a), $load(&b), acc);
+                }
+                return hsum8(acc);
+            }
+            let mut r = [_mm256_setzero_ps(); 4];
+            let whole = n / 32 * 32;
+            for (a, b) in x[..whole].chunks_exact(32).zip(y[..whole].chunks_exact(32)) {
+                for (k, r) in r.iter_mut().enumerate() {
+                    *r = _mm256_fmadd_ps($load(&a[8 * k..]), $load(&b[8 * k..]), *r);
+                }
+            }
+            let (xr, yr) = (&x[whole..], &y[whole..]);
+            if order == DotOrder::VecDotPadded && !xr.is_empty() {
+                let (mut a, mut b) = ([$zero; 32], [$zero; 32]);
+                a[..xr.len()].copy_from_slice(xr);
+                b[..yr.len()].copy_from_slice(yr);
+                for (k, r) in r.iter_mut().enumerate() {
+                    *r = _mm256_fmadd_ps($load(&a[8 * k..]), $load(&b[8 * k..]), *r);
+                }
+                return reduce32(r);
+            }
+            $tail(reduce32(r), xr, yr)
         }
-    }
-    let mut xc = xc.remainder().chunks_exact(8);
-    let mut yc = yc.remainder().chunks_exact(8);
-    for (a, b) in (&mut xc).zip(&mut yc) {
-        r[0] = _mm256_add_ps(r[0], _mm256_mul_ps(load_f32x8(a), load_f32x8(b)));
-    }
-    let mut s = reduce(r);
-    for (&a, &b) in xc.remainder().iter().zip(yc.remainder()) {
-        let p = a * b;
-        s += p;
-    }
-    s
+    };
 }
 
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_f16_avx2(x: &[f16], y: &[f16]) -> f32 {
-    let mut r = [_mm256_setzero_ps(); 4];
-    let mut xc = x.chunks_exact(32);
-    let mut yc = y.chunks_exact(32);
-    for (a, b) in (&mut xc).zip(&mut yc) {
-        for (k, r) in r.iter_mut().enumerate() {
-            *r = _mm256_fmadd_ps(load_f16x8(&a[8 * k..]), load_f16x8(&b[8 * k..]), *r);
-        }
-    }
-    let mut xc = xc.remainder().chunks_exact(8);
-    let mut yc = yc.remainder().chunks_exact(8);
-    for (a, b) in (&mut xc).zip(&mut yc) {
-        r[0] = _mm256_fmadd_ps(load_f16x8(a), load_f16x8(b), r[0]);
-    }
-    let mut s = reduce(r);
-    for (&a, &b) in xc.remainder().iter().zip(yc.remainder()) {
-        let p = f16_to_f32(a) * f16_to_f32(b);
-        s += p;
-    }
-    s
+fn tail_f32(s: f32, x: &[f32], y: &[f32]) -> f32 {
+    x.iter().zip(y).fold(s, |s, (&a, &b)| fmaf(a, b, s))
 }
+
+fn tail_f16(s: f32, x: &[f16], y: &[f16]) -> f32 {
+    let sum = x.iter().zip(y).fold(f64::from(s), |s, (&a, &b)| s + f64::from(f16_to_f32(a) * f16_to_f32(b)));
+    sum as f32
+}
+
+dots!(dot_f32_avx2, f32, 0f32, load_f32x8, tail_f32);
+dots!(dot_f16_avx2, f16, f16::ZERO, load_f16x8, tail_f16);
 
 /// Safe entry point; only reachable through [`super::AVX2`].
-pub(crate) fn dot_f32(x: &[f32], y: &[f32]) -> f32 {
+pub(crate) fn dot_f32(x: &[f32], y: &[f32], order: DotOrder) -> f32 {
     assert_eq!(x.len(), y.len(), "lane dot: operand lengths");
     // SAFETY: crate-private, only reachable through the AVX2 table, which `Kernels::for_tier`
     // returns only after detecting avx2, fma and f16c on this CPU.
-    unsafe { dot_f32_avx2(x, y) }
+    unsafe { dot_f32_avx2(x, y, order) }
 }
 
 /// Safe entry point; only reachable through [`super::AVX2`].
-pub(crate) fn dot_f16(x: &[f16], y: &[f16]) -> f32 {
+pub(crate) fn dot_f16(x: &[f16], y: &[f16], order: DotOrder) -> f32 {
     assert_eq!(x.len(), y.len(), "lane dot: operand lengths");
     // SAFETY: as for `dot_f32`.
-    unsafe { dot_f16_avx2(x, y) }
+    unsafe { dot_f16_avx2(x, y, order) }
 }

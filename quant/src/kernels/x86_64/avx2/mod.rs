@@ -8,22 +8,29 @@
 //! what makes calling the wrappers sound.
 //!
 //! Numerics, per kernel (details in each file):
-//! - integer block sums are exact for **every** input (any bytes, `i8` -128 included); the
-//!   `maddubs` sign trick is only used where it cannot saturate or wrap;
-//! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the float part is the spec's own
-//!   per-block operations in its order, so dot products and the multi-row `gemm` kernels are
-//!   **bit-identical to the spec** for every input (tests/kernel_exact.rs); the tiers of a model
-//!   with these formats compute the same logits;
-//! - K-quants and f32/f16/bf16: the float accumulation uses `f32x8` FMA accumulators, a different
-//!   order from the spec's, so dot products are bit-identical to the spec only when all partial
-//!   sums are exactly representable (the parity tests check this), and otherwise within f32
-//!   accumulation error (bounded in the tests);
-//! - the quantizers are bit-identical to the spec for every input.
+//! - integer block sums are exact for **every** input (any bytes, `i8` -128 included);
+//! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the spec is llama.cpp's own AVX2
+//!   arithmetic (`formats/legacy_lanes.rs`: 8 f32 lanes, `fmadd` per block, `hsum_float_8`, the
+//!   `maddubs` sign trick with its -128 behaviour) and the kernels here are those instructions,
+//!   tiled over several outputs (`gemm.rs`), so dot products and the multi-row `gemm` kernels are
+//!   **bit-identical to the spec and to llama.cpp** for every input (tests/kernel_exact.rs,
+//!   tests/ggml_x86_legacy.rs); the tiers of a model with these formats compute the same logits;
+//! - `q4_K` (its three products) and `q6_K` (its vec_dot and tiled products): the spec is
+//!   llama.cpp's x86-64 AVX2 arithmetic, and these kernels (and the multi-row ones in [`gemm_k`])
+//!   are bit-identical to it for every input (tests/k_exact.rs, and tests/k_llama_x86.rs against
+//!   libggml's own outputs);
+//! - the other K-quants and f32/f16/bf16: the float accumulation uses `f32x8` FMA accumulators, a
+//!   different order from the spec's, so dot products are bit-identical to the spec only when all
+//!   partial sums are exactly representable (the parity tests check this), and otherwise within
+//!   f32 accumulation error (bounded in the tests);
+//! - the quantizers are bit-identical to the spec for every input (`q8_0`/`q8_1`: llama.cpp's AVX2
+//!   activation quantizers).
 
 mod bf16;
 mod f16;
 mod f32;
 mod gemm;
+mod gemm_k;
 mod lanes;
 mod q2_k;
 mod q3_k;
@@ -35,8 +42,10 @@ mod q5_1;
 mod q5_k;
 mod q6_k;
 mod q8_0;
+mod q8_k;
 mod quantize;
 mod util;
+mod vexp;
 
 use crate::{Kernels, Tier};
 
@@ -62,10 +71,20 @@ pub(crate) static AVX2: Kernels = Kernels {
     gemm_q5_0: Some(q5_0::gemm),
     gemm_q5_1: Some(q5_1::gemm),
     gemm_q8_0: Some(q8_0::gemm),
+    gemm_q4_k: None,
+    gemm_q6_k: Some(gemm_k::gemm_q6_k),
+    dot_q4_k_gemv: q4_k::dot_gemv,
+    dot_q6_k_tiled: q6_k::dot_tiled,
+    dot_q4_k_gemm: q4_k::dot_gemm,
+    gemm_q4_k_gemv: Some(gemm_k::gemm_q4_k_gemv),
+    gemm_q4_k_gemm: Some(gemm_k::gemm_q4_k_gemm),
     quantize_f16: quantize::quantize_f16,
     quantize_q8_0: quantize::quantize_q8_0,
     quantize_q8_1: quantize::quantize_q8_1,
     quantize_q8_k: quantize::quantize_q8_k,
+    quantize_q8_k_4rows: q8_k::quantize_q8_k_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    softmax_exp: vexp::softmax_exp,
+    swiglu: vexp::swiglu,
 };

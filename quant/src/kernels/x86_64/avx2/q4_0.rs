@@ -1,18 +1,13 @@
-//! `Q4_0 x Q8_0` dot product.
-//!
-//! Integer part exact for every input: per block, the 32 products `(q - 8) * y` are formed by
-//! [`mul_i8_small`] (weights in -8..=7, activations over the whole `i8` range) and summed in `i32`.
-//!
-//! Float part, **bit-identical to the spec**: per block, the exact integer sum is reduced to one
-//! `i32`, then `sumf = sumf + (sumi * d_w) * d_a` in scalar f32, the spec's operations in its order
-//! (separate multiplies and adds, blocks in order).
+//! `Q4_0 x Q8_0` dot product and multi-row product: llama.cpp's AVX2 `ggml_vec_dot_q4_0_q8_0`
+//! (and `tinyBLAS_Q0_AVX`), instruction for instruction per output: weights `nibble - 8`,
+//! `mul_sum_i8_pairs_float` (sign trick), `fmadd(d_w*d_a, ·, acc)`, one `hsum_float_8`. The
+//! block loop is in [`gemm`]; bit-identical to the spec (`formats/q4_0.rs`) for every input.
 
 use core::arch::x86_64::*;
+use core::marker::PhantomData;
 
-use super::gemm;
-use super::util::{
-    dot_blocks_exact, f16_to_f32, lead_f16x8, load_i8, mul_i8_small, nibbles_32, sum_pairs_i16,
-};
+use super::gemm::{self, Legacy, Ops};
+use super::util::{load_i8, mul_sum_i8_pairs_float, nibbles_32};
 use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -33,36 +28,29 @@ pub(crate) fn gemm(w: &[BlockQ4_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
     }
 }
 
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
+/// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm_avx2(w: &[BlockQ4_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm8(
-        w,
-        a,
-        rb,
-        out,
-        stride,
-        |x: &BlockQ4_0| _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8)),
-        |h| lead_f16x8(h),
-        |q, y: &BlockQ8_0| sum_pairs_i16(mul_i8_small(q, load_i8(&y.qs, 0))),
-        |dw, y, sumi| _mm256_mul_ps(_mm256_mul_ps(sumi, dw), _mm256_set1_ps(f16_to_f32(y.d))),
-        // SAFETY: same CPU features; the rows have equal lengths.
-        |wr, ar| unsafe { dot_avx2(wr, ar) },
-    )
+#[inline]
+fn ops() -> impl Legacy<X = BlockQ4_0, Y = BlockQ8_0> {
+    Ops {
+        min: false,
+        expand: |x: &BlockQ4_0| _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8)),
+        load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
+        int: |q, y| mul_sum_i8_pairs_float(q, y),
+        _blocks: PhantomData,
+    }
 }
 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
-    dot_blocks_exact(
-        w,
-        a,
-        |x, y| {
-            let qx = _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8));
-            sum_pairs_i16(mul_i8_small(qx, load_i8(&y.qs, 0)))
-        },
-        |x, y, sumi| sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d),
-    )
+    gemm::dot(&ops(), w, a)
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_avx2(w: &[BlockQ4_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
+    gemm::gemm(&ops(), w, a, rb, out, stride)
 }

@@ -1,20 +1,14 @@
-//! `Q5_0 x Q8_0` dot product.
-//!
-//! Integer part exact for every input: per block, the 5-bit codes are rebuilt from the nibbles and
-//! `qh` (`code - 16` in -16..=15), the 32 products with the activations are formed by
-//! [`mul_i8_small`] and summed in `i32`.
-//!
-//! Float part, **bit-identical to the spec**: per block, the exact integer sum is reduced to one
-//! `i32`, then `sumf = sumf + (d_w * d_a) * sumi` in scalar f32, the spec's operations in its order
-//! (separate multiplies and adds, blocks in order).
+//! `Q5_0 x Q8_0` dot product and multi-row product: llama.cpp's AVX2 `ggml_vec_dot_q5_0_q8_0`
+//! (and `tinyBLAS_Q0_AVX`), instruction for instruction per output: weights `code - 16` (the
+//! nibble, or'ed with `0xF0` where the 5th bit is clear), `mul_sum_i8_pairs_float` (sign trick),
+//! `fmadd(d_w*d_a, ·, acc)`, one `hsum_float_8`. The block loop is in [`gemm`]; bit-identical to
+//! the spec (`formats/q5_0.rs`) for every input.
 
 use core::arch::x86_64::*;
+use core::marker::PhantomData;
 
-use super::gemm;
-use super::util::{
-    bytes_from_bits_32, dot_blocks_exact, f16_to_f32, lead_f16x8, load_i8, mul_i8_small, nibbles_32,
-    sum_pairs_i16,
-};
+use super::gemm::{self, Legacy, Ops};
+use super::util::{bytes_from_bits_32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -35,42 +29,34 @@ pub(crate) fn gemm(w: &[BlockQ5_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
     }
 }
 
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm8(
-        w,
-        a,
-        rb,
-        out,
-        stride,
-        |x: &BlockQ5_0| codes(x),
-        |h| lead_f16x8(h),
-        |q, y: &BlockQ8_0| sum_pairs_i16(mul_i8_small(q, load_i8(&y.qs, 0))),
-        |dw, y, sumi| _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d))), sumi),
-        // SAFETY: same CPU features; the rows have equal lengths.
-        |wr, ar| unsafe { dot_avx2(wr, ar) },
-    )
-}
-
-/// The 32 values `code - 16` (-16..=15) of a block, in element order: the nibble when the 5th bit
-/// is set, the nibble - 16 (its byte | 0xF0) when not.
+/// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn codes(x: &BlockQ5_0) -> __m256i {
-    let no_high = _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8));
-    _mm256_or_si256(nibbles_32(&x.qs), no_high)
+fn ops() -> impl Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
+    Ops {
+        min: false,
+        expand: |x: &BlockQ5_0| {
+            _mm256_or_si256(
+                nibbles_32(&x.qs),
+                _mm256_andnot_si256(bytes_from_bits_32(x.qh), _mm256_set1_epi8(0xF0u8 as i8)),
+            )
+        },
+        load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
+        int: |q, y| mul_sum_i8_pairs_float(q, y),
+        _blocks: PhantomData,
+    }
 }
 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-    dot_blocks_exact(
-        w,
-        a,
-        |x, y| sum_pairs_i16(mul_i8_small(codes(x), load_i8(&y.qs, 0))),
-        |x, y, sumi| (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32,
-    )
+    gemm::dot(&ops(), w, a)
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
+    gemm::gemm(&ops(), w, a, rb, out, stride)
 }

@@ -1,20 +1,18 @@
-//! `q6_K x q8_K` dot product.
+//! `q6_K x q8_K` dot product: llama.cpp's x86-64 AVX2 `ggml_vec_dot_q6_K_q8_K`, bit-exact with
+//! the spec ([`crate::formats::q6_k`]).
 //!
-//! Integer part exact for every input: the 6-bit quants are rebuilt from `ql` and `qh` and
-//! unbiased (`raw - 32`, in -32..=31), multiplied by the activations (any `i8`) with
-//! [`mul_i8_small`], and the signed 8-bit sub-block scales applied by `_mm256_madd_epi16`, all in
-//! `i32`. (llama.cpp multiplies the biased quants and subtracts `32 * scale * bsums`, which assumes
-//! `bsums` matches `qs`; the spec does not read `bsums` here, so neither does this kernel.)
-//!
-//! Float part (bounded, not bit-exact): the spec keeps 8 f32 lane sums (value `i` in lane `i % 8`)
-//! over blocks and adds them in order at the end. Here the 8 partial integer sums of a block (a
-//! different split of the values) are scaled by `d_w * d_a` and fused into one `f32x8`
-//! accumulator, whose lanes are summed at the end. Equal to the spec when every partial sum is
-//! representable; otherwise within f32 accumulation error.
+//! As llama.cpp: the biased 6-bit quants (0..=63, the unsigned operand of `_mm256_maddubs_epi16`;
+//! pair sums at most `2 * 63 * 128`, never saturating) times the activations (any `i8`), the signed
+//! sub-block scales applied by `_mm256_madd_epi16` (lane `m` holds values `32c + 4m..4m+4`), and the
+//! bias removed per lane as `32 * (bsums[2m]*sc[2m] + bsums[2m+1]*sc[2m+1])`; the 8 lanes are
+//! fused into an `f32x8` accumulator with `d_a * d_w` and summed by `hsum_float_8` at the end,
+//! exactly the spec's float operations.
 
 use core::arch::x86_64::*;
 
-use super::util::{f16_splat, hsum_ps, i16_bcast_ctrl, load_i8, load_u8, load128_u8, mul_i8_small};
+use super::util::{
+    f16_to_f32, hsum_epi32, hsum_ps, i16_bcast_ctrl, load_i8, load_i16x16, load_u8, load128_u8,
+};
 use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
@@ -30,49 +28,96 @@ pub(crate) fn dot(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    let m4 = _mm256_set1_epi8(0xF);
-    let m32 = _mm256_set1_epi8(32);
     let mut acc = _mm256_setzero_ps();
     for (x, y) in w.iter().zip(a) {
-        let d = _mm256_mul_ps(f16_splat(x.d), _mm256_set1_ps(y.d));
-
-        let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
-        let scales =
-            [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
-        let mut sumi = _mm256_setzero_si256();
-        for (h, &sc) in scales.iter().enumerate() {
-            // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
-            // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
-            let b1 = load_u8(&x.ql, 64 * h);
-            let b2 = load_u8(&x.ql, 64 * h + 32);
-            let hb = load_u8(&x.qh, 32 * h);
-            let raw = [
-                _mm256_or_si256(
-                    _mm256_and_si256(b1, m4),
-                    _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(b2, m4),
-                    _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
-                    _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
-                ),
-                _mm256_or_si256(
-                    _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
-                    _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
-                ),
-            ];
-            for (s, &raw) in raw.iter().enumerate() {
-                let q6 = _mm256_sub_epi8(raw, m32);
-                let p16 = mul_i8_small(q6, load_i8(&y.qs, 128 * h + 32 * s));
-                // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
-                let scale = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
-            }
-        }
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        let d = _mm256_set1_ps(y.d * f16_to_f32(x.d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_sumi(x, y)), acc);
     }
     hsum_ps(acc)
+}
+
+/// The 8 `i32` lanes of one block (see the module docs), bias removed.
+/// Safe entry point of [`crate::formats::q6_k::Q6K::dot_tiled`]'s kernel; only reachable through
+/// [`super::AVX2`].
+pub(crate) fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    assert_eq!(w.len(), a.len(), "q6_K avx2 tiled dot: operand lengths");
+    // SAFETY: as in `dot`: only reachable after avx2, fma and f16c were detected.
+    unsafe { dot_tiled_avx2(w, a) }
+}
+
+/// The block's exact integer sum from the quants alone (llama.cpp's tiled kernel does not read
+/// the activations' `bsums`): per pair `u*a + u'*a' - (32a + 32a')` in `i16` (|q| <= 32: no
+/// saturation), times the scales, summed in `i32` (integer, so in any order); then the tiled
+/// kernel's float steps: `fma(d_w * s1, d_a, acc)`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let m32 = _mm256_set1_epi8(32);
+    let mut acc = _mm_setzero_ps();
+    for (x, y) in w.iter().zip(a) {
+        let (raw, scales, _) = unpack(x);
+        let mut sumi = _mm256_setzero_si256();
+        for c in 0..8 {
+            let q8 = load_i8(&y.qs, 32 * c);
+            let p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(raw[c], q8), _mm256_maddubs_epi16(m32, q8));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+        }
+        let s1 = hsum_epi32(sumi);
+        let res = _mm_set_ss(f16_to_f32(x.d) * s1 as f32);
+        acc = _mm_fmadd_ss(res, _mm_set_ss(y.d), acc);
+    }
+    _mm_cvtss_f32(acc)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn block_sumi(x: &BlockQ6K, y: &BlockQ8K) -> __m256i {
+    let (raw, scales, all) = unpack(x);
+    let mut sumi = _mm256_setzero_si256();
+    for c in 0..8 {
+        let p16 = _mm256_maddubs_epi16(raw[c], load_i8(&y.qs, 32 * c));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+    }
+    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
+    _mm256_sub_epi32(sumi, sub)
+}
+
+/// A block unpacked: the biased quants (0..=63) of values `32c..32c+32`, the `i16` scales of
+/// their two sub-blocks (`sc[2c]` in the low 128-bit half, `sc[2c+1]` in the high one), and the 16
+/// scales as `i16` in order (for the bias term).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn unpack(x: &BlockQ6K) -> ([__m256i; 8], [__m256i; 8], __m256i) {
+    let m4 = _mm256_set1_epi8(0xF);
+    let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
+    let halves = [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
+    let mut raw = [_mm256_setzero_si256(); 8];
+    let mut scales = [_mm256_setzero_si256(); 8];
+    for (h, &sc) in halves.iter().enumerate() {
+        // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
+        // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
+        let b1 = load_u8(&x.ql, 64 * h);
+        let b2 = load_u8(&x.ql, 64 * h + 32);
+        let hb = load_u8(&x.qh, 32 * h);
+        raw[4 * h] = _mm256_or_si256(
+            _mm256_and_si256(b1, m4),
+            _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
+        );
+        raw[4 * h + 1] = _mm256_or_si256(
+            _mm256_and_si256(b2, m4),
+            _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
+        );
+        raw[4 * h + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
+            _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
+        );
+        raw[4 * h + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
+            _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
+        );
+        for s in 0..4 {
+            // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
+            scales[4 * h + s] = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
+        }
+    }
+    (raw, scales, all)
 }

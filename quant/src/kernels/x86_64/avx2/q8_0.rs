@@ -1,17 +1,13 @@
-//! `Q8_0 x Q8_0` dot product and multi-row product, **bit-identical to the spec**.
-//!
-//! Integer part, exact for every input: both operands may hold any `i8` (-128 included, which the
-//! `maddubs` sign trick cannot multiply exactly), so both are sign-extended to `i16` and multiplied
-//! pairwise into `i32` by `_mm256_madd_epi16` (`2 * 128 * 128` fits easily).
-//!
-//! Float part, the spec's own operations in the spec's order: per block
-//! `sumf = sumf + sumi * (d_w * d_a)`, separate multiplies and adds, blocks in order. [`dot`] does
-//! that in scalar registers; [`gemm`] runs 8 weight rows at once, row `r`'s `sumf` in lane `r`.
+//! `Q8_0 x Q8_0` dot product and multi-row product: llama.cpp's AVX2 `ggml_vec_dot_q8_0_q8_0`
+//! (and `tinyBLAS_Q0_AVX`), instruction for instruction per output: `mul_sum_i8_pairs_float`
+//! (sign trick, so `-128 * -128` products come out negated, as there), `fmadd(d_w*d_a, ·, acc)`,
+//! one `hsum_float_8`. The block loop is in [`gemm`]; bit-identical to the spec
+//! (`formats/q8_0.rs`) for every input.
 
-use core::arch::x86_64::*;
+use core::marker::PhantomData;
 
-use super::gemm;
-use super::util::{f16_to_f32, hsum_epi32, lead_f16x8, load_i8};
+use super::gemm::{self, Legacy, Ops};
+use super::util::{load_i8, mul_sum_i8_pairs_float};
 use crate::formats::q8_0::BlockQ8_0;
 
 /// Safe entry point of the kernel; only reachable through [`super::AVX2`].
@@ -31,48 +27,29 @@ pub(crate) fn gemm(w: &[BlockQ8_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
     }
 }
 
-/// The 32 values of a block sign-extended to `i16`, low and high halves.
+/// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn widen(x: &BlockQ8_0) -> (__m256i, __m256i) {
-    let q = load_i8(&x.qs, 0);
-    (_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(q)))
-}
-
-/// The integer sums of one block (widened operands) as 8 partial `i32` lanes.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn block_i32(x: (__m256i, __m256i), y: (__m256i, __m256i)) -> __m256i {
-    _mm256_add_epi32(_mm256_madd_epi16(x.0, y.0), _mm256_madd_epi16(x.1, y.1))
+fn ops() -> impl Legacy<X = BlockQ8_0, Y = BlockQ8_0> {
+    Ops {
+        min: false,
+        expand: |x: &BlockQ8_0| load_i8(&x.qs, 0),
+        load: |y: &BlockQ8_0| load_i8(&y.qs, 0),
+        int: |q, y| mul_sum_i8_pairs_float(q, y),
+        _blocks: PhantomData,
+    }
 }
 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. `w.len() == a.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
-    let mut sumf = 0f32;
-    for (x, y) in w.iter().zip(a) {
-        let sumi = hsum_epi32(block_i32(widen(x), widen(y)));
-        sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
-    }
-    sumf
+    gemm::dot(&ops(), w, a)
 }
 
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm8(
-        w,
-        a,
-        rb,
-        out,
-        stride,
-        |x: &BlockQ8_0| widen(x),
-        |h| lead_f16x8(h),
-        |q, y: &BlockQ8_0| block_i32(q, widen(y)),
-        |dw, y, sumi| _mm256_mul_ps(sumi, _mm256_mul_ps(dw, _mm256_set1_ps(f16_to_f32(y.d)))),
-        // SAFETY: same CPU features; the rows have equal lengths.
-        |wr, ar| unsafe { dot_avx2(wr, ar) },
-    )
+    gemm::gemm(&ops(), w, a, rb, out, stride)
 }

@@ -5,14 +5,10 @@
 //! - F16: `vcvtps2ph` rounds to nearest-even with subnormals and overflow to ±Inf, as ggml's
 //!   portable conversion does; the two differ only on NaN (F16C keeps payload bits, ggml writes
 //!   `0x7E00` with the input's sign), so NaN lanes are patched to ggml's value.
-//! - Q8_0 / Q8_1: the spec rounds with `libm::roundf`, i.e. `trunc(x + copysign(0.5 - 2^-25, x))`
-//!   (half away from zero); the same two IEEE operations are done here on 8 lanes (llama.cpp's
-//!   AVX2 quantizer rounds half to even instead and computes `id = 127/amax` rather than the
-//!   reference's `1/d`, so its bytes can differ from the reference; ours do not). The float to
-//!   integer conversion is `vcvttps2dq`, whose out-of-range/NaN result `i32::MIN` is exactly the
-//!   spec's `c_f32_to_i32`, and the narrowing keeps the low byte like C's `(int8_t)`. The spec's
-//!   running `amax` treats a NaN order-dependently, so a block containing a NaN is handed to the
-//!   scalar spec (a branch that is never taken on finite data).
+//! - Q8_0 / Q8_1: the activation spec (`q8_0::quantize_activations`) is llama.cpp's own AVX2
+//!   `quantize_row_q8_0`/`_q8_1`, and this is the same instruction sequence: `maxps` reduction
+//!   (its operand order decides NaNs), `id = 127/amax`, `vroundps` to nearest-even, `vcvtps2dq`
+//!   (`i32::MIN` for NaN/out of range), saturating packs; `s` from the `i32` sum before the packs.
 //! - Q8_K: `nearest_int`'s bit trick (add 1.5 * 2^23, read the mantissa) is reproduced lane by
 //!   lane; the largest magnitude ignores NaN like the spec's `>` comparison, and the value that
 //!   sets the scale is the first one of that magnitude, as in the spec.
@@ -21,11 +17,10 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
-use super::util::{load_ps, low_bytes_32, store_f16x8, store_i8, sum_i8_groups8};
-use crate::Format;
+use super::util::{hsum_epi32, load_ps, low_bytes_32, store_f16x8, store_i8, sum_i8_groups8};
 use crate::formats::f16::f32_to_f16;
-use crate::formats::q8_0::{BlockQ8_0, Q8_0};
-use crate::formats::q8_1::{BlockQ8_1, Q8_1};
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
 use crate::formats::q8_k::BlockQ8K;
 
 /// Safe entry point of the F16 quantizer; only reachable through [`super::AVX2`].
@@ -104,17 +99,6 @@ fn load32(xb: &[f32]) -> [__m256; 4] {
     [load_ps(&xb[0..]), load_ps(&xb[8..]), load_ps(&xb[16..]), load_ps(&xb[24..])]
 }
 
-/// Whether any of the 32 values is a NaN.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn any_nan(v: &[__m256; 4]) -> bool {
-    let n01 =
-        _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v[0], v[0]), _mm256_cmp_ps::<_CMP_UNORD_Q>(v[1], v[1]));
-    let n23 =
-        _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v[2], v[2]), _mm256_cmp_ps::<_CMP_UNORD_Q>(v[3], v[3]));
-    _mm256_movemask_ps(_mm256_or_ps(n01, n23)) != 0
-}
-
 /// `|v|` (clears the sign bit, like `fabsf`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -140,31 +124,36 @@ fn hmax_ps(v: __m256) -> f32 {
     _mm_cvtss_f32(m)
 }
 
-/// `c_f32_to_i32(libm::roundf(v * id))` on 32 lanes, as the low bytes of the 32 results.
+/// llama.cpp's AVX2 `quantize_row_q8_0`/`_q8_1` block core: `amax` by `maxps` in its order,
+/// `d = amax / 127`, `id = 127 / amax` (0 if `amax == 0`), and the 32 values
+/// `cvtps_epi32(round_nearest_even(v * id))` as 4 vectors of `i32` (before the packs).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn round_q8(v: &[__m256; 4], id: f32) -> __m256i {
-    let id = _mm256_set1_ps(id);
-    // libm's roundf: trunc(t + copysign(0.5 - 2^-25, t))
-    let half = _mm256_set1_ps(f32::from_bits(0x3EFF_FFFF));
-    let sign = _mm256_set1_ps(-0.0);
-    let q = v.map(|v| {
-        let t = _mm256_mul_ps(v, id);
-        let r = _mm256_add_ps(t, _mm256_or_ps(half, _mm256_and_ps(t, sign)));
-        _mm256_cvttps_epi32(_mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(r))
-    });
-    low_bytes_32(q[0], q[1], q[2], q[3])
+fn q8_block(v: &[__m256; 4]) -> (f32, [__m256i; 4]) {
+    let m = _mm256_max_ps(abs_ps(v[0]), abs_ps(v[1]));
+    let m = _mm256_max_ps(_mm256_max_ps(m, abs_ps(v[2])), abs_ps(v[3]));
+    let m4 = _mm_max_ps(_mm256_extractf128_ps::<1>(m), _mm256_castps256_ps128(m));
+    let m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    let amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    let d = amax / 127.0;
+    let id = _mm256_set1_ps(if amax != 0.0 { 127.0 / amax } else { 0.0 });
+    let mut q = [_mm256_setzero_si256(); 4];
+    for (q, &v) in q.iter_mut().zip(v) {
+        let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(v, id));
+        *q = _mm256_cvtps_epi32(r);
+    }
+    (d, q)
 }
 
-/// The amax / d / id of a Q8_0 or Q8_1 block without NaN, as the spec computes them.
+/// The 32 `i32`s saturated to `i8`, in element order (`packs_epi32`, `packs_epi16`, then the
+/// lane fix-up `permutevar8x32(0, 4, 1, 5, 2, 6, 3, 7)`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn q8_scale(v: &[__m256; 4]) -> (f32, f32) {
-    let m = max_abs(max_abs(max_abs(max_abs(_mm256_setzero_ps(), v[0]), v[1]), v[2]), v[3]);
-    let amax = hmax_ps(m);
-    let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-    (d, id)
+fn pack_q8(q: &[__m256i; 4]) -> __m256i {
+    let i0 = _mm256_packs_epi32(q[0], q[1]);
+    let i2 = _mm256_packs_epi32(q[2], q[3]);
+    let i0 = _mm256_packs_epi16(i0, i2);
+    _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
 /// # Safety
@@ -172,14 +161,9 @@ fn q8_scale(v: &[__m256; 4]) -> (f32, f32) {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut [BlockQ8_0]) {
     for (xb, y) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let v = load32(xb);
-        if any_nan(&v) {
-            Q8_0::quantize(xb, core::slice::from_mut(y));
-            continue;
-        }
-        let (d, id) = q8_scale(&v);
+        let (d, q) = q8_block(&load32(xb));
         y.d = to_f16(d);
-        store_i8(&mut y.qs, 0, round_q8(&v, id));
+        store_i8(&mut y.qs, 0, pack_q8(&q));
     }
 }
 
@@ -188,19 +172,11 @@ unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut [BlockQ8_0]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn quantize_q8_1_avx2(x: &[f32], out: &mut [BlockQ8_1]) {
     for (xb, y) in x.chunks_exact(32).zip(out.iter_mut()) {
-        let v = load32(xb);
-        if any_nan(&v) {
-            Q8_1::quantize(xb, core::slice::from_mut(y));
-            continue;
-        }
-        let (d, id) = q8_scale(&v);
+        let (d, q) = q8_block(&load32(xb));
         y.d = to_f16(d);
-        let q = round_q8(&v, id);
-        store_i8(&mut y.qs, 0, q);
-        let s = sum_i8_groups8(q);
-        let s = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-        let sum = _mm_cvtsi128_si64(_mm_add_epi64(s, _mm_unpackhi_epi64(s, s))) as i32;
-        y.s = to_f16(sum as f32 * d);
+        let sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        y.s = to_f16(d * sum as f32);
+        store_i8(&mut y.qs, 0, pack_q8(&q));
     }
 }
 

@@ -177,13 +177,6 @@ pub(super) fn mul_i8_small(x: __m256i, y: __m256i) -> __m256i {
     _mm256_maddubs_epi16(_mm256_abs_epi8(y), _mm256_sign_epi8(x, y))
 }
 
-/// Sums adjacent pairs of `i16` into 8 `i32` (exact).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn sum_pairs_i16(v: __m256i) -> __m256i {
-    _mm256_madd_epi16(v, _mm256_set1_epi16(1))
-}
-
 /// `pshufb` control that broadcasts `i16` lane `lo` of each 128-bit half to the whole low half and
 /// `i16` lane `hi` to the whole high half (the half being read is the same in both halves when the
 /// source is a duplicated 128-bit vector).
@@ -237,6 +230,30 @@ pub(super) fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     (bytes(sc), bytes(mn))
 }
 
+/// Asks for the cache line holding `x` (a hint: no effect on results).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn prefetch(x: &u8) {
+    _mm_prefetch::<_MM_HINT_T0>((x as *const u8).cast())
+}
+
+/// llama.cpp's `mul_sum_i8_pairs_float(x, y)`: the sign trick `maddubs(|x|, sign(y, x))`, pairs
+/// summed by `madd` with ones, as f32. Lane `j` is the sum of products `4j..4j+4`; equal to
+/// `Σ x*y` except that a product with `y = -128` and `x < 0` comes out negated (`sign` maps -128
+/// to -128), which is what llama.cpp computes (and the spec, `formats/legacy_lanes.rs`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn mul_sum_i8_pairs_float(x: __m256i, y: __m256i) -> __m256 {
+    mul_sum_us8_pairs_float(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
+}
+
+/// llama.cpp's `mul_sum_us8_pairs_float(u, s)`: `madd(maddubs(u, s), 1)` as f32, `u` unsigned.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn mul_sum_us8_pairs_float(u: __m256i, s: __m256i) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)))
+}
+
 /// Stores the 8 lanes of `v` to `s[..8]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -261,73 +278,4 @@ pub(super) fn hsum8_epi32(p: &[__m256i; 8]) -> __m256i {
     let lo = _mm256_permute2x128_si256::<0x20>(h0123, h4567);
     let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
     _mm256_add_epi32(lo, hi)
-}
-
-/// Loads the first 16 bytes of `s`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn load128_head(s: &[u8]) -> __m128i {
-    let s = &s[..16];
-    // SAFETY: `s` is 16 readable bytes (checked by the slice index); loadu needs no alignment.
-    unsafe { _mm_loadu_si128(s.as_ptr().cast()) }
-}
-
-/// The leading `u32` of each of 8 rows' blocks (`head[i]` = the first 16 bytes of row `i`'s block),
-/// lane `i` of the result from `head[i]`: a transpose by unpacks instead of 8 inserts.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn lead_u32x8(head: &[__m128i; 8]) -> (__m128i, __m128i) {
-    let a01 = _mm_unpacklo_epi32(head[0], head[1]);
-    let a23 = _mm_unpacklo_epi32(head[2], head[3]);
-    let a45 = _mm_unpacklo_epi32(head[4], head[5]);
-    let a67 = _mm_unpacklo_epi32(head[6], head[7]);
-    (_mm_unpacklo_epi64(a01, a23), _mm_unpacklo_epi64(a45, a67))
-}
-
-/// The leading f16 of each of 8 rows' blocks, as in [`lead_u32x8`], widened to f32 (exact).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn lead_f16x8(head: &[__m128i; 8]) -> __m256 {
-    let a01 = _mm_unpacklo_epi16(head[0], head[1]);
-    let a23 = _mm_unpacklo_epi16(head[2], head[3]);
-    let a45 = _mm_unpacklo_epi16(head[4], head[5]);
-    let a67 = _mm_unpacklo_epi16(head[6], head[7]);
-    let a = _mm_unpacklo_epi64(_mm_unpacklo_epi32(a01, a23), _mm_unpacklo_epi32(a45, a67));
-    _mm256_cvtph_ps(a)
-}
-
-/// The two leading f16 of each of 8 rows' blocks (a `_1` format's scale and min), widened to f32.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn lead_f16x8_pairs(head: &[__m128i; 8]) -> (__m256, __m256) {
-    let (lo, hi) = lead_u32x8(head);
-    // per 32-bit lane: first half to the low 8 bytes, second half to the high 8 bytes
-    let ctrl = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    let (lo, hi) = (_mm_shuffle_epi8(lo, ctrl), _mm_shuffle_epi8(hi, ctrl));
-    (_mm256_cvtph_ps(_mm_unpacklo_epi64(lo, hi)), _mm256_cvtph_ps(_mm_unpackhi_epi64(lo, hi)))
-}
-
-/// The spec's block loop: for each block, `sumi` = the exact sum of the 8 `i32` lanes that
-/// `int(x, y)` returns, then `sumf = sumf + term(x, y, sumi)` in scalar f32, blocks in order. With
-/// `term` written as the spec writes it, the result is the spec's, bit for bit.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn dot_blocks_exact<X, Y>(
-    w: &[X],
-    a: &[Y],
-    int: impl Fn(&X, &Y) -> __m256i,
-    term: impl Fn(&X, &Y, i32) -> f32,
-) -> f32 {
-    let mut sumf = 0f32;
-    for (x, y) in w.iter().zip(a) {
-        sumf += term(x, y, hsum_epi32(int(x, y)));
-    }
-    sumf
-}
-
-/// Asks for the cache line holding `x` (a hint: no effect on results).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-pub(super) fn prefetch(x: &u8) {
-    _mm_prefetch::<_MM_HINT_T0>((x as *const u8).cast())
 }
