@@ -39,5 +39,8 @@ scripts/check-mcu.sh
 step "fidelity against llama.cpp (release; KL bases from scripts/make-kl-bases.sh)"
 cargo test --locked --release -p emberlm-cli --test fidelity -- --ignored --nocapture
 
+step "Gemma 3 fidelity against llama.cpp (-c 256 and -c 2048, and the sliding window's effect)"
+cargo test --locked --release -p emberlm-cli --test fidelity_gemma -- --ignored --nocapture --test-threads 1
+
 step "every x86 kernel tier gives SmolLM2 the same model (KLD, greedy) as the scalar spec"
 cargo test --locked --release -p emberlm-cli --test tiers -- --ignored --nocapture

@@ -107,3 +107,15 @@ pub fn assert_kl_bar(label: &str, ctx: u32, json: &[u8]) {
     assert!(same_top >= 0.94, "same top {same_top} < 94 %");
     assert!((ratio - 1.0).abs() <= 0.01, "PPL ratio {ratio} not within 1 %");
 }
+
+/// Stricter than [`assert_kl_bar`]: our logits are llama.cpp's bit for bit, so the mean KLD is
+/// the base file's floor (it stores log-probabilities in 16 bits: identical logits give
+/// |KLD| ~ 1e-6) and the top token is the same everywhere but on exact ties of the 16-bit values.
+pub fn assert_kl_exact(label: &str, ctx: u32, json: &[u8]) {
+    assert_kl_bar(label, ctx, json);
+    let j: serde_json::Value = serde_json::from_slice(json).expect("perplexity --json output");
+    let kld = j["kld"]["value"].as_f64().expect("kld");
+    let same_top = j["same_top"]["value"].as_f64().expect("same_top");
+    assert!(kld.abs() <= 1e-5, "{label} -c {ctx}: mean KLD {kld}: not llama.cpp's logits");
+    assert!(same_top >= 0.999, "{label} -c {ctx}: same top {same_top} < 99.9 %: not llama.cpp's logits");
+}

@@ -41,7 +41,7 @@ use alloc::vec::Vec;
 
 use emberlm_models::arch::LayerSpec;
 use emberlm_quant::formats::f16::f32_to_f16;
-use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
+use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
 use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Format, Kernels};
 use half::f16;
@@ -152,7 +152,7 @@ pub(crate) fn attend(
             KvBuf::Q8_0(k) => {
                 let nb = hd / Q8_0::ELEMS;
                 let q8 = &mut s.q8[..nb];
-                Q8_0::quantize(qh, q8);
+                quantize_activations(qh, q8);
                 let row = layer.k_dim / Q8_0::ELEMS;
                 for (j, sc) in scores.iter_mut().enumerate() {
                     let off = j * row + kvh * nb;

@@ -17,8 +17,9 @@
 //! in blocks of 32 values along the head dimension (a head is a whole number of blocks, so head
 //! sizes must be multiples of 32), 34 bytes per 32 values instead of 64. Values cannot be
 //! transposed in blocks that are written one slot at a time; llama.cpp likewise keeps a quantized
-//! V cache untransposed (it requires flash attention for one). Keys and values are quantized with
-//! the spec's `quantize_row_q8_0` semantics.
+//! V cache untransposed (it requires flash attention for one). Keys and values are quantized as llama.cpp's x86-64
+//! `set_rows` quantizes them (`from_float`: its AVX2 `quantize_row_q8_0`, the activation
+//! quantizer [`quantize_activations`]), not with the weights' `_ref` rounding.
 
 use alloc::vec::Vec;
 
@@ -26,7 +27,7 @@ use emberlm_models::ModelConfig;
 use emberlm_models::arch::Attention;
 use emberlm_quant::Format;
 use emberlm_quant::formats::f16::f32_to_f16;
-use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
+use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
 use half::f16;
 
 use crate::error::{Result, zeroed};
@@ -359,7 +360,7 @@ impl KvCache {
                     KvBuf::F16(k) => k[rng].iter_mut().zip(tmp.iter()).for_each(|(d, &s)| *d = f32_to_f16(s)),
                     KvBuf::F32(k) => k[rng].copy_from_slice(tmp),
                     KvBuf::Q8_0(k) => {
-                        Q8_0::quantize(tmp, &mut k[rng.start / Q8_0::ELEMS..rng.end / Q8_0::ELEMS])
+                        quantize_activations(tmp, &mut k[rng.start / Q8_0::ELEMS..rng.end / Q8_0::ELEMS])
                     }
                 }
             }
@@ -383,8 +384,8 @@ impl KvCache {
         let (cap, slot) = (l.cap, pos % l.cap);
         if let (KvBuf::Q8_0(kb), KvBuf::Q8_0(vb)) = (&mut l.k, &mut l.v) {
             let (nk, nv) = (l.k_dim / Q8_0::ELEMS, l.v_dim / Q8_0::ELEMS);
-            Q8_0::quantize(&k[..l.k_dim], &mut kb[slot * nk..(slot + 1) * nk]);
-            Q8_0::quantize(&v[..l.v_dim], &mut vb[slot * nv..(slot + 1) * nv]);
+            quantize_activations(&k[..l.k_dim], &mut kb[slot * nk..(slot + 1) * nk]);
+            quantize_activations(&v[..l.v_dim], &mut vb[slot * nv..(slot + 1) * nv]);
             return;
         }
         for (i, &x) in k.iter().enumerate().take(l.k_dim) {
