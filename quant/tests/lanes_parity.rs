@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::Rng;
+use common::{Rng, supported_tiers};
 use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Kernels, Tier, lanes};
 
@@ -22,17 +22,6 @@ const LENGTHS: &[usize] = &[
     0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 39, 40, 47, 48, 56, 63, 64, 65, 80, 95, 96, 100, 127,
     128, 129, 255, 256, 257, 511, 512, 1000, 2048,
 ];
-
-fn tiers() -> Vec<&'static Kernels> {
-    let mut out = Vec::new();
-    for tier in Tier::ALL {
-        match Kernels::for_tier(tier) {
-            Some(k) => out.push(k),
-            None => println!("SKIPPED: tier {tier} not supported on this CPU"),
-        }
-    }
-    out
-}
 
 /// A generator of one input value.
 type Gen = Box<dyn Fn(&mut Rng) -> f32>;
@@ -63,7 +52,7 @@ fn assert_same_bits(what: &str, tier: Tier, n: usize, want: f32, got: f32) {
 
 #[test]
 fn lanes_dot_f32_is_bit_identical_on_every_tier() {
-    let tiers = tiers();
+    let tiers = supported_tiers("lanes_parity");
     for (name, gen_value) in families() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
         for &n in LENGTHS {
@@ -83,7 +72,7 @@ fn lanes_dot_f32_is_bit_identical_on_every_tier() {
 
 #[test]
 fn lanes_dot_f16_is_bit_identical_on_every_tier() {
-    let tiers = tiers();
+    let tiers = supported_tiers("lanes_parity");
     for (name, gen_value) in families() {
         let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ name.len() as u64);
         for &n in LENGTHS {
@@ -104,7 +93,7 @@ fn lanes_dot_f16_is_bit_identical_on_every_tier() {
 
 #[test]
 fn lanes_dot_f16_covers_subnormals_and_extremes() {
-    let tiers = tiers();
+    let tiers = supported_tiers("lanes_parity");
     // Every f16 bit pattern that is finite, paired with a rotating partner.
     let all: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).filter(|h| h.is_finite()).collect();
     for start in (0..all.len()).step_by(4096) {
@@ -129,7 +118,7 @@ fn lanes_dots_sum_in_the_spec_order_not_in_f64() {
     x[1] = 1.0;
     x[16] = -1e8;
     let ones = vec![1f32; 32];
-    for k in tiers() {
+    for k in supported_tiers("lanes_parity") {
         for o in ORDERS {
             assert_eq!((k.lanes_dot_f32)(&x, &ones, o), 1.0, "tier {} {o:?}", k.tier);
         }

@@ -6,19 +6,8 @@
 
 mod common;
 
-use common::Rng;
-use emberlm_quant::{Kernels, Tier, vexp};
-
-fn tiers() -> Vec<&'static Kernels> {
-    let mut out = Vec::new();
-    for tier in Tier::ALL {
-        match Kernels::for_tier(tier) {
-            Some(k) => out.push(k),
-            None => println!("SKIPPED: tier {tier} not supported on this CPU"),
-        }
-    }
-    out
-}
+use common::{Rng, supported_tiers};
+use emberlm_quant::vexp;
 
 fn same(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
@@ -40,7 +29,7 @@ fn row(rng: &mut Rng, n: usize) -> Vec<f32> {
 
 #[test]
 fn softmax_exp_is_bit_identical_on_every_tier() {
-    let tiers = tiers();
+    let tiers = supported_tiers("vexp_parity");
     let mut rng = Rng::new(0x5EED_0E4F);
     for n in (0..70).chain([255, 256, 257, 1024, 2048]) {
         for _ in 0..8 {
@@ -75,7 +64,7 @@ fn softmax_exp_is_bit_identical_on_every_tier() {
 #[test]
 fn v_expf_is_bit_identical_on_every_tier_over_a_sweep_of_f32() {
     // Every 997th f32 bit pattern (4.3 million values), 8 at a time through softmax_exp (max 0).
-    let tiers = tiers();
+    let tiers = supported_tiers("vexp_parity");
     let mut x: Vec<f32> = (0..=u32::MAX / 997).map(|i| f32::from_bits(i * 997)).collect();
     x.truncate(x.len() / 8 * 8);
     let mut want = x.clone();
@@ -103,7 +92,7 @@ fn v_expf_is_bit_identical_on_every_tier_over_a_sweep_of_f32() {
 
 #[test]
 fn swiglu_is_bit_identical_on_every_tier() {
-    let tiers = tiers();
+    let tiers = supported_tiers("vexp_parity");
     let mut rng = Rng::new(0x5EED_5110);
     for n in (0..70).chain([1536, 2048 + 3]) {
         for _ in 0..8 {

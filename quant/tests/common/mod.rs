@@ -7,7 +7,7 @@ mod rng;
 use std::path::PathBuf;
 
 #[allow(unused_imports)] // each test binary uses a different subset
-pub use rng::{Rng, tier_kernels};
+pub use rng::{Rng, supported_tiers, tier_kernels};
 
 /// Number of values in `input.f32` and in every `*.deq.f32` fixture.
 pub const FIXTURE_VALUES: usize = 4096;

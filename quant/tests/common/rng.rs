@@ -16,6 +16,11 @@ pub fn tier_kernels(tier: Tier, what: &str) -> Option<&'static Kernels> {
     k
 }
 
+/// The tables of every tier this CPU runs, with a SKIPPED line for each other tier.
+pub fn supported_tiers(what: &str) -> Vec<&'static Kernels> {
+    Tier::ALL.into_iter().filter_map(|t| tier_kernels(t, what)).collect()
+}
+
 /// splitmix64, deterministic.
 pub struct Rng(pub u64);
 
