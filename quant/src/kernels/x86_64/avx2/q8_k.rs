@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::util::{load_ps, low_bytes_32, store_i8, sum_i8_groups8};
+use super::util::{load_ps, low_bytes_32, store_i8, sum_i8_groups16};
 use crate::formats::q8_k::BlockQ8K;
 
 /// Safe entry point; only reachable through [`super::AVX2`].
@@ -50,12 +50,7 @@ unsafe fn quantize_avx2(x: &[f32], out: &mut [BlockQ8K]) {
             });
             let q = low_bytes_32(q[0], q[1], q[2], q[3]);
             store_i8(&mut y.qs, 32 * g, q);
-            let sums = sum_i8_groups8(q);
-            let mut s = [0i64; 4];
-            // SAFETY: `s` is 32 writable bytes; storeu needs no alignment.
-            unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), sums) };
-            y.bsums[2 * g] = (s[0] + s[1]) as i16;
-            y.bsums[2 * g + 1] = (s[2] + s[3]) as i16;
+            [y.bsums[2 * g], y.bsums[2 * g + 1]] = sum_i8_groups16(q);
         }
         y.d = 1.0 / iscale;
     }

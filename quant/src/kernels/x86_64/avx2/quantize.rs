@@ -17,7 +17,7 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
-use super::util::{hsum_epi32, load_ps, low_bytes_32, store_f16x8, store_i8, sum_i8_groups8};
+use super::util::{hsum_epi32, load_ps, low_bytes_32, store_f16x8, store_i8, sum_i8_groups16};
 use crate::formats::f16::f32_to_f16;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_1::BlockQ8_1;
@@ -215,12 +215,7 @@ unsafe fn quantize_q8_k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
             });
             let q = low_bytes_32(q[0], q[1], q[2], q[3]);
             store_i8(&mut y.qs, 32 * g, q);
-            let sums = sum_i8_groups8(q);
-            let mut s = [0i64; 4];
-            // SAFETY: `s` is 32 writable bytes; storeu needs no alignment.
-            unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), sums) };
-            y.bsums[2 * g] = (s[0] + s[1]) as i16;
-            y.bsums[2 * g + 1] = (s[2] + s[3]) as i16;
+            [y.bsums[2 * g], y.bsums[2 * g + 1]] = sum_i8_groups16(q);
         }
         y.d = 1.0 / iscale;
     }

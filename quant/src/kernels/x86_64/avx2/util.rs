@@ -201,13 +201,18 @@ pub(super) fn low_bytes_32(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> __
     _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
-/// The sums of the 32 signed bytes of `v` in groups of 8, as 4 `i64` lanes (exact).
+/// The sums of the 32 signed bytes of `v` in its two groups of 16 (a `q8_K` block's `bsums` pair,
+/// exact).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn sum_i8_groups8(v: __m256i) -> __m256i {
-    // q + 128 as unsigned bytes, summed by psadbw, then the bias removed
+pub(super) fn sum_i8_groups16(v: __m256i) -> [i16; 2] {
+    // q + 128 as unsigned bytes, summed 8 at a time by psadbw, then the bias removed
     let biased = _mm256_xor_si256(v, _mm256_set1_epi8(-128));
-    _mm256_sub_epi64(_mm256_sad_epu8(biased, _mm256_setzero_si256()), _mm256_set1_epi64x(8 * 128))
+    let sums = _mm256_sub_epi64(_mm256_sad_epu8(biased, _mm256_setzero_si256()), _mm256_set1_epi64x(8 * 128));
+    let mut s = [0i64; 4];
+    // SAFETY: `s` is 32 writable bytes; storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), sums) };
+    [(s[0] + s[1]) as i16, (s[2] + s[3]) as i16]
 }
 
 /// The 8 6-bit scales and the 8 6-bit mins of a `q4_K`/`q5_K` super-block, unpacked from their 12
