@@ -106,7 +106,7 @@ fn head<X: bytemuck::Pod>(x: &X) -> i32 {
 }
 
 /// The `R x T` outputs of weight rows `w[i]` and activation rows `a[t]` (all equally long):
-/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` cache lines of
+/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` (at most 3) cache lines of
 /// `next` per block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -122,9 +122,14 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
     // lane 2i + 1: row i's `summs` (the even lanes collect unused values)
     let mut summs = [_mm256_setzero_ps(); T];
     for b in 0..rb {
-        for l in b * lines_per_block..(b + 1) * lines_per_block {
-            if let Some(x) = next.get(l * 64) {
-                prefetch(x);
+        let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
+        if lines_per_block > 0 {
+            prefetch(pf);
+        }
+        if lines_per_block > 1 {
+            prefetch(pf.wrapping_add(64));
+            if lines_per_block > 2 {
+                prefetch(pf.wrapping_add(128));
             }
         }
         // (plain loops, not `array::from_fn`: its closure would not be inlined, being compiled

@@ -135,8 +135,9 @@ pub(super) fn hsum_epi32(v: __m256i) -> i32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
-    let b = load128_u8(qs, 0);
-    let both = _mm256_set_m128i(_mm_srli_epi16::<4>(b), b);
+    let b = _mm256_broadcastsi128_si256(load128_u8(qs, 0));
+    // the high 128 bits shifted right by 4: one variable shift instead of a shift and an insert
+    let both = _mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0));
     _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
 }
 
@@ -235,11 +236,12 @@ pub(super) fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     (bytes(sc), bytes(mn))
 }
 
-/// Asks for the cache line holding `x` (a hint: no effect on results).
+/// Asks for the cache line holding `x` (a hint: no effect on results; `x` is never dereferenced,
+/// and a prefetch of an address outside the operands cannot fault).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn prefetch(x: &u8) {
-    _mm_prefetch::<_MM_HINT_T0>((x as *const u8).cast())
+pub(super) fn prefetch(x: *const u8) {
+    _mm_prefetch::<_MM_HINT_T0>(x.cast())
 }
 
 /// llama.cpp's `mul_sum_i8_pairs_float(x, y)`: the sign trick `maddubs(|x|, sign(y, x))`, pairs
