@@ -20,6 +20,8 @@ use super::util::{hsum_ps, prefetch};
 
 /// How many 4-row tiles ahead the weights are prefetched.
 const PREFETCH_TILES: usize = 2;
+/// The most cache lines prefetched per block: an 8-row tile of `Q8_0` spans 4.25 per block.
+const MAX_LINES_PER_BLOCK: usize = 5;
 
 /// Checks the operands of a [`crate::kernels::GemmFn`] (whole rows, output long enough, output
 /// rows that do not overlap) and returns `(n_rows, n_tok)`; `None` for an empty product.
@@ -106,7 +108,7 @@ fn head<X: bytemuck::Pod>(x: &X) -> i32 {
 }
 
 /// The `R x T` outputs of weight rows `w[i]` and activation rows `a[t]` (all equally long):
-/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` (at most 3) cache lines of
+/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` (at most [`MAX_LINES_PER_BLOCK`]) cache lines of
 /// `next` per block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -117,53 +119,63 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
     next: &[u8],
     lines_per_block: usize,
 ) -> [[f32; R]; T] {
+    // the rows' scales go in groups of 4 (one `__m256` of [d, m] pairs each): R <= 8
+    const { assert!(R <= 8) };
+    let groups = R.div_ceil(4);
     let rb = w[0].len();
     let mut acc = [[_mm256_setzero_ps(); R]; T];
-    // lane 2i + 1: row i's `summs` (the even lanes collect unused values)
-    let mut summs = [_mm256_setzero_ps(); T];
+    // lane 2i + 1 of group g: row 4g + i's `summs` (the even lanes collect unused values)
+    let mut summs = [[_mm256_setzero_ps(); 2]; T];
     for b in 0..rb {
         let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
-        if lines_per_block > 0 {
-            prefetch(pf);
-        }
-        if lines_per_block > 1 {
-            prefetch(pf.wrapping_add(64));
-            if lines_per_block > 2 {
-                prefetch(pf.wrapping_add(128));
+        for l in 0..MAX_LINES_PER_BLOCK {
+            if l < lines_per_block {
+                prefetch(pf.wrapping_add(l * 64));
             }
         }
         // (plain loops, not `array::from_fn`: its closure would not be inlined, being compiled
         // with this function's target features while `from_fn` is not)
         let mut q = [_mm256_setzero_si256(); R];
-        let mut heads = [0i32; 4];
+        let mut heads = [0i32; 8];
         for i in 0..R {
             q[i] = ops.expand(&w[i][b]);
             heads[i] = head(&w[i][b]);
         }
-        // [d_0, m_0, d_1, m_1, ..] of the R rows, exactly (F16C)
-        let dm = _mm256_cvtph_ps(_mm_setr_epi32(heads[0], heads[1], heads[2], heads[3]));
+        // [d_0, m_0, d_1, m_1, ..] of each group of 4 rows, exactly (F16C)
+        let mut dm = [_mm256_setzero_ps(); 2];
+        for (g, dm) in dm.iter_mut().enumerate().take(groups) {
+            let h = &heads[4 * g..];
+            *dm = _mm256_cvtph_ps(_mm_setr_epi32(h[0], h[1], h[2], h[3]));
+        }
         for t in 0..T {
             let y = &a[t][b];
             // [d_a, s_a, ..] (exact)
             let ds = _mm_cvtph_ps(_mm_cvtsi32_si128(head(y)));
             let yv = ops.load(y);
-            // lane 2i: d_w(i) * d_a, the spec's f32 product
-            let dd = _mm256_mul_ps(dm, _mm256_broadcastss_ps(ds));
-            if ops.min() {
-                // lane 2i + 1: fma(m_w(i), s_a, summs), the spec's scalar FMA
-                summs[t] = _mm256_fmadd_ps(dm, _mm256_broadcastss_ps(_mm_movehdup_ps(ds)), summs[t]);
+            let mut dd = [_mm256_setzero_ps(); 2];
+            for g in 0..groups {
+                // lane 2i: d_w(4g + i) * d_a, the spec's f32 product
+                dd[g] = _mm256_mul_ps(dm[g], _mm256_broadcastss_ps(ds));
+                if ops.min() {
+                    // lane 2i + 1: fma(m_w(4g + i), s_a, summs), the spec's scalar FMA
+                    let s_a = _mm256_broadcastss_ps(_mm_movehdup_ps(ds));
+                    summs[t][g] = _mm256_fmadd_ps(dm[g], s_a, summs[t][g]);
+                }
             }
             for i in 0..R {
-                let d = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(2 * i as i32));
+                let d = _mm256_permutevar8x32_ps(dd[i / 4], _mm256_set1_epi32(2 * (i % 4) as i32));
                 acc[t][i] = _mm256_fmadd_ps(d, ops.int(q[i], yv), acc[t][i]);
             }
         }
     }
     let mut out = [[0f32; R]; T];
     for t in 0..T {
-        let mut sm = [0f32; 8];
-        // SAFETY: `sm` is 32 writable bytes; storeu needs no alignment.
-        unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs[t]) };
+        let mut sm = [0f32; 16];
+        // SAFETY: `sm` is 64 writable bytes; storeu needs no alignment.
+        unsafe {
+            _mm256_storeu_ps(sm.as_mut_ptr(), summs[t][0]);
+            _mm256_storeu_ps(sm.as_mut_ptr().add(8), summs[t][1]);
+        }
         for i in 0..R {
             let h = hsum_ps(acc[t][i]);
             out[t][i] = if ops.min() { h + sm[2 * i + 1] } else { h };
@@ -225,8 +237,22 @@ fn rows<L: Legacy, const R: usize>(
 #[inline]
 pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &mut [f32], stride: usize) {
     let n_rows = w.len() / rb;
-    let full = n_rows / 4 * 4;
-    for r0 in (0..full).step_by(4) {
+    let mut full8 = 0;
+    if a.len() == rb {
+        // one token (decoding): tiles of 8 rows, which share the token's per-block work
+        full8 = n_rows / 8 * 8;
+        for r0 in (0..full8).step_by(8) {
+            let ahead = r0 + 8 * PREFETCH_TILES;
+            let next: &[u8] = if ahead + 8 <= n_rows {
+                bytemuck::cast_slice(&w[ahead * rb..(ahead + 8) * rb])
+            } else {
+                &[]
+            };
+            rows::<L, 8>(ops, w, a, rb, r0, out, stride, next);
+        }
+    }
+    let full = full8 + (n_rows - full8) / 4 * 4;
+    for r0 in (full8..full).step_by(4) {
         let ahead = r0 + 4 * PREFETCH_TILES;
         let next: &[u8] =
             if ahead + 4 <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + 4) * rb]) } else { &[] };
