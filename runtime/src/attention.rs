@@ -38,6 +38,7 @@
 //! slot order.
 
 use alloc::vec::Vec;
+use core::ops::Range;
 
 use emberlm_models::arch::LayerSpec;
 use emberlm_quant::formats::f16::f32_to_f16;
@@ -99,8 +100,9 @@ impl AttnShape {
 }
 
 /// Attention of the token at position `pos` (whose key and value are the last stored in layer
-/// `il` of the cache) in layer `il`: `q` holds its `n_head` query heads, `out` receives `n_head`
-/// value-sized heads. `batched`: the token is part of a batch of two or more (llama.cpp's
+/// `il` of the cache) in layer `il`, for query heads `heads`: `q` holds all its `n_head` query
+/// heads, `out` receives the `heads.len()` value-sized heads of `heads` (the heads are
+/// independent: threads may share them out). `batched`: the token is part of a batch of two or more (llama.cpp's
 /// tinyBLAS products) rather than alone (its `ggml_vec_dot_f16`). The dots run on `kernels`
 /// (every tier gives the same bits).
 #[allow(clippy::too_many_arguments)]
@@ -111,10 +113,12 @@ pub(crate) fn attend(
     shape: &AttnShape,
     q: &[f32],
     pos: usize,
+    heads: Range<usize>,
     s: &mut AttnScratch,
     out: &mut [f32],
     batched: bool,
 ) {
+    let h0 = heads.start;
     let layer = &kv.layers[il];
     let cap = layer.cap;
     let n = layer.n_visible(pos);
@@ -129,7 +133,7 @@ pub(crate) fn attend(
     };
     let (kq_f32, kqv_f32) = (DotOrder::VecDot, kqv_f16);
     let n8 = n.next_multiple_of(8);
-    for h in 0..shape.n_head {
+    for h in heads {
         let kvh = h / group;
         let qh = &q[h * hd..(h + 1) * hd];
         let scores = &mut s.scores[..n];
@@ -163,7 +167,7 @@ pub(crate) fn attend(
         s.scores[n..n8].fill(f32::NEG_INFINITY);
         softmax_scaled(kernels, &mut s.scores[..n8], shape.scale);
         let scores = &s.scores[..n];
-        let oh = &mut out[h * hdv..(h + 1) * hdv];
+        let oh = &mut out[(h - h0) * hdv..(h - h0 + 1) * hdv];
         match &layer.v {
             KvBuf::F16(v) => {
                 let p16 = &mut s.probs16[..n];

@@ -206,9 +206,16 @@ pub(crate) fn forward(
                 scale(qt, s);
             }
             kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            if !parallel {
+            if n == 1 && pool.n_threads() > 1 {
+                // one token on several threads: its heads are shared out
+                let (kv, qt) = (&*kv, &*qt);
+                pool.split_mut_with(&mut attn[..o_dim], c.head_dim_v, attn_scratch, &|heads, part, sc| {
+                    attend(model.kernels, kv, il, &shape, qt, pos, heads, sc, part, false);
+                });
+            } else if !parallel {
                 let out = &mut attn[t * o_dim..(t + 1) * o_dim];
-                attend(model.kernels, kv, il, &shape, qt, pos, &mut attn_scratch[0], out, n > 1);
+                let heads = 0..spec.n_head;
+                attend(model.kernels, kv, il, &shape, qt, pos, heads, &mut attn_scratch[0], out, n > 1);
             }
         }
         if parallel {
@@ -216,7 +223,7 @@ pub(crate) fn forward(
             pool.split_mut_with(&mut attn[..n * o_dim], o_dim, attn_scratch, &|toks, part, sc| {
                 for (t, out) in toks.zip(part.chunks_exact_mut(o_dim)) {
                     let qt = &q[t * q_dim..(t + 1) * q_dim];
-                    attend(model.kernels, kv, il, &shape, qt, pos0 + t, sc, out, n > 1);
+                    attend(model.kernels, kv, il, &shape, qt, pos0 + t, 0..shape.n_head, sc, out, n > 1);
                 }
             });
         }
