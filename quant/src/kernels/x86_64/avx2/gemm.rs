@@ -171,11 +171,11 @@ fn tile<L: Legacy, const R: usize, const T: usize>(
     let mut out = [[0f32; R]; T];
     for t in 0..T {
         let mut sm = [0f32; 16];
-        // SAFETY: `sm` is 64 writable bytes; storeu needs no alignment.
-        unsafe {
-            _mm256_storeu_ps(sm.as_mut_ptr(), summs[t][0]);
-            _mm256_storeu_ps(sm.as_mut_ptr().add(8), summs[t][1]);
-        }
+        let (lo, hi) = sm.split_at_mut(8);
+        // SAFETY: `lo` and `hi` are 32 writable bytes each; storeu needs no alignment.
+        unsafe { _mm256_storeu_ps(lo.as_mut_ptr(), summs[t][0]) };
+        // SAFETY: as above.
+        unsafe { _mm256_storeu_ps(hi.as_mut_ptr(), summs[t][1]) };
         for i in 0..R {
             let h = hsum_ps(acc[t][i]);
             out[t][i] = if ops.min() { h + sm[2 * i + 1] } else { h };
