@@ -143,6 +143,40 @@ pub fn dot_f32(x: &[f32], y: &[f32], order: DotOrder) -> f32 {
 /// An attention dot product, as stored in the [`Kernels`](crate::Kernels) tables.
 pub type LaneDotFn<T> = fn(&[T], &[T], DotOrder) -> f32;
 
+/// Attention's products of many rows with one vector, as stored in the
+/// [`Kernels`](crate::Kernels) tables: `f(x, stride, y, order, out)` sets `out[r]` to the dot
+/// product in `order` of row `r` (`x[r * stride..r * stride + y.len()]`) with `y`, for every
+/// `r < out.len()` (the keys of one head against its query; the value rows of one head against
+/// the probabilities). Each value is the same bits as the single dot product.
+pub type LaneRowsFn<T> = fn(&[T], usize, &[T], DotOrder, &mut [f32]);
+
+/// Checks the operands of a [`LaneRowsFn`]: `x` holds `out.len()` rows of `y.len()` values
+/// `stride` apart.
+///
+/// # Panics
+/// If `x` is too short for the rows (or `stride < y.len()` with more than one row).
+#[inline]
+pub fn check_rows<T>(x: &[T], stride: usize, y: &[T], out: &[f32]) {
+    if let Some(last) = out.len().checked_sub(1) {
+        assert!(last == 0 || stride >= y.len(), "lane rows: overlapping rows");
+        assert!(x.len() >= last * stride + y.len(), "lane rows: too few values");
+    }
+}
+
+/// A [`LaneRowsFn`] by one `dot` per row.
+#[inline]
+pub fn rows_by<T>(dot: LaneDotFn<T>, x: &[T], stride: usize, y: &[T], order: DotOrder, out: &mut [f32]) {
+    check_rows(x, stride, y, out);
+    for (r, o) in out.iter_mut().enumerate() {
+        *o = dot(&x[r * stride..r * stride + y.len()], y, order);
+    }
+}
+
+/// The spec of the f16 [`LaneRowsFn`]: [`dot_f16`] per row.
+pub fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
+    rows_by(dot_f16, x, stride, y, order, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

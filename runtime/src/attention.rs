@@ -142,10 +142,7 @@ pub(crate) fn attend(
                 for (d, &x) in s.q16.iter_mut().zip(qh) {
                     *d = f32_to_f16(x);
                 }
-                for (j, sc) in scores.iter_mut().enumerate() {
-                    let off = j * layer.k_dim + kvh * hd;
-                    *sc = (kernels.lanes_dot_f16)(&k[off..off + hd], &s.q16[..hd], kq_f16);
-                }
+                (kernels.lanes_dot_f16_rows)(&k[kvh * hd..], layer.k_dim, &s.q16[..hd], kq_f16, scores);
             }
             KvBuf::F32(k) => {
                 for (j, sc) in scores.iter_mut().enumerate() {
@@ -174,10 +171,7 @@ pub(crate) fn attend(
                 for (d, &p) in p16.iter_mut().zip(scores.iter()) {
                     *d = f32_to_f16(p);
                 }
-                for (i, o) in oh.iter_mut().enumerate() {
-                    let row = (kvh * hdv + i) * cap;
-                    *o = (kernels.lanes_dot_f16)(&v[row..row + n], p16, kqv_f16);
-                }
+                (kernels.lanes_dot_f16_rows)(&v[kvh * hdv * cap..], cap, p16, kqv_f16, oh);
             }
             KvBuf::F32(v) => {
                 for (i, o) in oh.iter_mut().enumerate() {

@@ -16,7 +16,7 @@ use crate::formats::{
     bf16::BF16, f16::F16, f32::F32, q2_k::Q2K, q3_k::Q3K, q4_0::Q4_0, q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0,
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
-use crate::lanes::{self, LaneDotFn};
+use crate::lanes::{self, LaneDotFn, LaneRowsFn};
 use crate::vexp::{self, SoftmaxExpFn, SwigluFn};
 
 #[cfg(target_arch = "aarch64")]
@@ -135,6 +135,8 @@ pub struct Kernels {
     pub lanes_dot_f32: LaneDotFn<f32>,
     /// Attention's f16 dot in llama.cpp's order: the same bits on every tier ([`crate::lanes`]).
     pub lanes_dot_f16: LaneDotFn<half::f16>,
+    /// [`Kernels::lanes_dot_f16`] for many rows against one vector ([`LaneRowsFn`]).
+    pub lanes_dot_f16_rows: LaneRowsFn<half::f16>,
     /// Softmax's exponentials as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
     pub softmax_exp: SoftmaxExpFn,
     /// SwiGLU as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
@@ -177,6 +179,7 @@ impl Kernels {
         quantize_q8_k_4rows: Q8K::quantize_4rows,
         lanes_dot_f32: lanes::dot_f32,
         lanes_dot_f16: lanes::dot_f16,
+        lanes_dot_f16_rows: lanes::dot_f16_rows,
         softmax_exp: vexp::softmax_exp,
         swiglu: vexp::swiglu,
     };

@@ -62,6 +62,7 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
     lanes_dot_f32: neon::lanes::dot_f32,
     lanes_dot_f16: neon::lanes::dot_f16,
+    lanes_dot_f16_rows: neon::lanes::dot_f16_rows,
     softmax_exp: neon::vexp::softmax_exp,
     swiglu: neon::vexp::swiglu,
 };

@@ -137,3 +137,8 @@ pub(crate) fn dot_f16(x: &[f16], y: &[f16], order: DotOrder) -> f32 {
     // SAFETY: as for `dot_f32`.
     unsafe { dot_f16_neon(x, y, order) }
 }
+
+/// [`dot_f16`] for many rows ([`crate::lanes::LaneRowsFn`]).
+pub(crate) fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
+    crate::lanes::rows_by(dot_f16, x, stride, y, order, out)
+}

@@ -68,6 +68,7 @@ pub(crate) const NEON: Kernels = Kernels {
     quantize_q8_k_4rows: crate::formats::q8_k::Q8K::quantize_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    lanes_dot_f16_rows: lanes::dot_f16_rows,
     softmax_exp: vexp::softmax_exp,
     swiglu: vexp::swiglu,
 };

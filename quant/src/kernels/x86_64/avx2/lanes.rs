@@ -120,3 +120,56 @@ pub(crate) fn dot_f16(x: &[f16], y: &[f16], order: DotOrder) -> f32 {
     // SAFETY: as for `dot_f32`.
     unsafe { dot_f16_avx2(x, y, order) }
 }
+
+/// The `Tinyblas` products of 4 rows with `y` (all of `y.len()` values): each the spec's bits,
+/// with `y`'s chunks loaded once for the 4 rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn tinyblas_rows4(x: [&[f16]; 4], y: &[f16]) -> [f32; 4] {
+    let n = y.len();
+    let whole = n / 8 * 8;
+    let mut acc = [_mm256_setzero_ps(); 4];
+    for c in (0..whole).step_by(8) {
+        let yv = load_f16x8(&y[c..]);
+        for (a, x) in acc.iter_mut().zip(&x) {
+            *a = _mm256_fmadd_ps(load_f16x8(&x[c..]), yv, *a);
+        }
+    }
+    if whole < n {
+        // the partial last chunk from zero-filled copies, as `dot_f16_avx2`
+        let mut b = [f16::ZERO; 8];
+        b[..n - whole].copy_from_slice(&y[whole..]);
+        let yv = load_f16x8(&b);
+        for (acc, x) in acc.iter_mut().zip(&x) {
+            let mut a = [f16::ZERO; 8];
+            a[..n - whole].copy_from_slice(&x[whole..n]);
+            *acc = _mm256_fmadd_ps(load_f16x8(&a), yv, *acc);
+        }
+    }
+    [hsum8(acc[0]), hsum8(acc[1]), hsum8(acc[2]), hsum8(acc[3])]
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Operands checked by `check_rows`.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_f16_rows_avx2(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
+    let n = y.len();
+    let row = |r: usize| &x[r * stride..r * stride + n];
+    let mut r = 0;
+    if order == DotOrder::Tinyblas {
+        while r + 4 <= out.len() {
+            out[r..r + 4].copy_from_slice(&tinyblas_rows4([row(r), row(r + 1), row(r + 2), row(r + 3)], y));
+            r += 4;
+        }
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(r) {
+        // SAFETY: as this function's contract.
+        *o = unsafe { dot_f16_avx2(row(i), y, order) };
+    }
+}
+
+/// Safe entry point ([`crate::lanes::LaneRowsFn`]); only reachable through [`super::AVX2`].
+pub(crate) fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
+    crate::lanes::check_rows(x, stride, y, out);
+    // SAFETY: as for `dot_f32`; operands checked above.
+    unsafe { dot_f16_rows_avx2(x, stride, y, order, out) }
+}

@@ -85,6 +85,7 @@ pub(crate) static AVX2: Kernels = Kernels {
     quantize_q8_k_4rows: q8_k::quantize_q8_k_4rows,
     lanes_dot_f32: lanes::dot_f32,
     lanes_dot_f16: lanes::dot_f16,
+    lanes_dot_f16_rows: lanes::dot_f16_rows,
     softmax_exp: vexp::softmax_exp,
     swiglu: vexp::swiglu,
 };
