@@ -119,7 +119,7 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
     let mut rng = Rng::new(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for rb in [1, 3, 18] {
         for n_rows in [1, 2, 3, 4, 5, 7, 8, 9, 16, 21] {
-            for n_tok in [1, 2, 4, 5, 9] {
+            for n_tok in [1, 2, 3, 4, 5, 7, 9] {
                 let stride = n_rows + rng.below(3) as usize;
                 let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
                 let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];

@@ -9,10 +9,11 @@
 //! needed before the end of the rows. Every output keeps its own accumulator and its own block
 //! order, so every tile shape gives the spec's bits.
 //!
-//! Tiles are 4 rows x 2 tokens (8 accumulators, 4 unpacked weight vectors: the 16 `ymm`
-//! registers), then 4 x 1 for an odd last token and 1..3 rows for the last rows. The next tile's
-//! weight rows are prefetched a few lines per block (the 4 interleaved row streams are followed
-//! poorly by the hardware prefetchers).
+//! Tiles (see [`gemm`]) are 8 rows x 1 token when decoding, 2 x 4 or 3 x 3 for a batch (at most
+//! 9 accumulators and a few unpacked vectors: the 16 `ymm` registers), then rows x 1 for the
+//! last tokens and smaller tiles for the last rows. The next tile's weight rows are prefetched a
+//! few lines per block (the interleaved row streams are followed poorly by the hardware
+//! prefetchers).
 
 use core::arch::x86_64::*;
 
@@ -194,12 +195,12 @@ pub(super) fn dot<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y]) -> f32 {
     tile::<L, 1, 1>(ops, [w], [a], &[], 0)[0][0]
 }
 
-/// Rows `r0..r0 + R` against every token, in tiles of `R x 2` then `R x 1`; prefetches `next`
-/// during the first tile.
+/// Rows `r0..r0 + R` against every token, in tiles of `R x T` then `R x 1` for the last tokens;
+/// prefetches `next` during the first tile.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-fn rows<L: Legacy, const R: usize>(
+fn rows<L: Legacy, const R: usize, const T: usize>(
     ops: &L,
     w: &[L::X],
     a: &[L::Y],
@@ -217,51 +218,72 @@ fn rows<L: Legacy, const R: usize>(
     let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
     let tok = |t: usize| &a[t * rb..(t + 1) * rb];
     let mut t = 0;
-    while t + 2 <= n_tok {
+    while t + T <= n_tok {
         let (nx, lpb) = if t == 0 { (next, lines_per_block) } else { (&[][..], 0) };
-        let v = tile::<L, R, 2>(ops, wr, [tok(t), tok(t + 1)], nx, lpb);
+        let mut at: [&[L::Y]; T] = [&[]; T];
+        for (j, at) in at.iter_mut().enumerate() {
+            *at = tok(t + j);
+        }
+        let v = tile::<L, R, T>(ops, wr, at, nx, lpb);
         for (j, v) in v.iter().enumerate() {
             out[(t + j) * stride + r0..][..R].copy_from_slice(v);
         }
-        t += 2;
+        t += T;
     }
-    if t < n_tok {
+    while t < n_tok {
         let (nx, lpb) = if t == 0 { (next, lines_per_block) } else { (&[][..], 0) };
         let v = tile::<L, R, 1>(ops, wr, [tok(t)], nx, lpb);
         out[t * stride + r0..][..R].copy_from_slice(&v[0]);
+        t += 1;
     }
 }
 
-/// The multi-row product (operands checked by [`check`]).
+/// Rows in tiles of `R` rows (each [`rows`] with `T` tokens at a time), the last `n_rows % R`
+/// rows together; weights prefetched `PREFETCH_TILES` tiles ahead.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn by_tiles<L: Legacy, const R: usize, const T: usize>(
+    ops: &L,
+    w: &[L::X],
+    a: &[L::Y],
+    rb: usize,
+    out: &mut [f32],
+    stride: usize,
+) {
+    let n_rows = w.len() / rb;
+    let full = n_rows / R * R;
+    for r0 in (0..full).step_by(R) {
+        let ahead = r0 + R * PREFETCH_TILES;
+        let next: &[u8] =
+            if ahead + R <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + R) * rb]) } else { &[] };
+        rows::<L, R, T>(ops, w, a, rb, r0, out, stride, next);
+    }
+    // the last rows: fewer than R (R <= 8)
+    let mut r0 = full;
+    if n_rows - r0 >= 4 {
+        rows::<L, 4, T>(ops, w, a, rb, r0, out, stride, &[]);
+        r0 += 4;
+    }
+    match n_rows - r0 {
+        1 => rows::<L, 1, T>(ops, w, a, rb, r0, out, stride, &[]),
+        2 => rows::<L, 2, T>(ops, w, a, rb, r0, out, stride, &[]),
+        3 => rows::<L, 3, T>(ops, w, a, rb, r0, out, stride, &[]),
+        _ => {}
+    }
+}
+
+/// The multi-row product (operands checked by [`check`]). Tile shapes as measured fastest on
+/// Zen 3 (the `benches` crate's `gemm-throughput` example): one token (decoding) in tiles of 8
+/// rows, which share the token's per-block work; a batch in 2 rows x 4 tokens, or 3 x 3 for the
+/// formats with a minimum (whose per-token `summs` work favours more rows per token).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &mut [f32], stride: usize) {
-    let n_rows = w.len() / rb;
-    let mut full8 = 0;
     if a.len() == rb {
-        // one token (decoding): tiles of 8 rows, which share the token's per-block work
-        full8 = n_rows / 8 * 8;
-        for r0 in (0..full8).step_by(8) {
-            let ahead = r0 + 8 * PREFETCH_TILES;
-            let next: &[u8] = if ahead + 8 <= n_rows {
-                bytemuck::cast_slice(&w[ahead * rb..(ahead + 8) * rb])
-            } else {
-                &[]
-            };
-            rows::<L, 8>(ops, w, a, rb, r0, out, stride, next);
-        }
-    }
-    let full = full8 + (n_rows - full8) / 4 * 4;
-    for r0 in (full8..full).step_by(4) {
-        let ahead = r0 + 4 * PREFETCH_TILES;
-        let next: &[u8] =
-            if ahead + 4 <= n_rows { bytemuck::cast_slice(&w[ahead * rb..(ahead + 4) * rb]) } else { &[] };
-        rows::<L, 4>(ops, w, a, rb, r0, out, stride, next);
-    }
-    match n_rows - full {
-        1 => rows::<L, 1>(ops, w, a, rb, full, out, stride, &[]),
-        2 => rows::<L, 2>(ops, w, a, rb, full, out, stride, &[]),
-        3 => rows::<L, 3>(ops, w, a, rb, full, out, stride, &[]),
-        _ => {}
+        by_tiles::<L, 8, 1>(ops, w, a, rb, out, stride)
+    } else if ops.min() {
+        by_tiles::<L, 3, 3>(ops, w, a, rb, out, stride)
+    } else {
+        by_tiles::<L, 2, 4>(ops, w, a, rb, out, stride)
     }
 }
