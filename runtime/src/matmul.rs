@@ -428,7 +428,11 @@ fn matmul_rows_at(
         let ab = bytemuck::try_cast_slice::<u8, BlockQ8K>(acts).map_err(|_| w.misaligned())?;
         let per_row = w.n_cols / Q6K::ELEMS;
         let wb = &wb[rows.start * per_row..rows.end * per_row];
-        gemm_by_dot::<Q6K>(kernels.dot_q6_k_tiled, wb, &ab[..toks.len() * per_row], per_row, out, rows.len());
+        let ab = &ab[..toks.len() * per_row];
+        match kernels.gemm_q6_k_tiled {
+            Some(gemm) => gemm(wb, ab, per_row, out, rows.len()),
+            None => gemm_by_dot::<Q6K>(kernels.dot_q6_k_tiled, wb, ab, per_row, out, rows.len()),
+        }
         return Ok(());
     }
     if !q4k_repacked(w) {

@@ -120,6 +120,8 @@ pub struct Kernels {
     pub dot_q4_k_gemv: DotFn<Q4K>,
     /// [`Q6K::dot_tiled`]: `q6_K` products of [`Q6K::TILED_MIN_ROWS`] or more activation rows.
     pub dot_q6_k_tiled: DotFn<Q6K>,
+    /// The tier's multi-row kernel of [`Kernels::dot_q6_k_tiled`] (`None`: one dot per value).
+    pub gemm_q6_k_tiled: Option<GemmFn<Q6K>>,
     pub dot_q4_k_gemm: DotFn<Q4K>,
     pub gemm_q4_k_gemv: Option<GemmFn<Q4K>>,
     pub gemm_q4_k_gemm: Option<GemmFn<Q4K>>,
@@ -169,6 +171,7 @@ impl Kernels {
         gemm_q6_k: None,
         dot_q4_k_gemv: Q4K::dot_gemv,
         dot_q6_k_tiled: Q6K::dot_tiled,
+        gemm_q6_k_tiled: None,
         dot_q4_k_gemm: Q4K::dot_gemm,
         gemm_q4_k_gemv: None,
         gemm_q4_k_gemm: None,

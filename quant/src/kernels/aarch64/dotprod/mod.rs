@@ -52,6 +52,7 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     gemm_q6_k: None,
     dot_q4_k_gemv: q4_k::dot_gemv,
     dot_q6_k_tiled: crate::formats::q6_k::Q6K::dot_tiled,
+    gemm_q6_k_tiled: None,
     dot_q4_k_gemm: q4_k::dot_gemm,
     gemm_q4_k_gemv: None,
     gemm_q4_k_gemm: None,

@@ -75,6 +75,7 @@ pub(crate) static AVX2: Kernels = Kernels {
     gemm_q6_k: Some(gemm_k::gemm_q6_k),
     dot_q4_k_gemv: q4_k::dot_gemv,
     dot_q6_k_tiled: q6_k::dot_tiled,
+    gemm_q6_k_tiled: Some(q6_k::gemm_tiled),
     dot_q4_k_gemm: q4_k::dot_gemm,
     gemm_q4_k_gemv: Some(gemm_k::gemm_q4_k_gemv),
     gemm_q4_k_gemm: Some(gemm_k::gemm_q4_k_gemm),

@@ -45,27 +45,89 @@ pub(crate) fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     unsafe { dot_tiled_avx2(w, a) }
 }
 
-/// The block's exact integer sum from the quants alone (llama.cpp's tiled kernel does not read
-/// the activations' `bsums`): per pair `u*a + u'*a' - (32a + 32a')` in `i16` (|q| <= 32: no
-/// saturation), times the scales, summed in `i32` (integer, so in any order); then the tiled
-/// kernel's float steps: `fma(d_w * s1, d_a, acc)`.
+/// The block's exact integer sum (llama.cpp's tiled kernel forms it per pair as
+/// `u*a + u'*a' - (32a + 32a')`; here as `vec_dot` does, the bias through the activations'
+/// `bsums`: integer sums, exact either way, so the same integer), then the tiled kernel's float
+/// steps: `fma(d_w * s1, d_a, acc)`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
-    let m32 = _mm256_set1_epi8(32);
-    let mut acc = _mm_setzero_ps();
+    let mut acc = [_mm_setzero_ps()];
     for (x, y) in w.iter().zip(a) {
-        let (raw, scales, _) = unpack(x);
+        tiled_block(x, [y], &mut acc);
+    }
+    _mm_cvtss_f32(acc[0])
+}
+
+/// One weight block of the tiled product against the same block of `T` activation rows, into
+/// their accumulators (lane 0): the block is unpacked once for the `T` rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn tiled_block<const T: usize>(x: &BlockQ6K, y: [&BlockQ8K; T], acc: &mut [__m128; T]) {
+    let (raw, scales, all) = unpack(x);
+    let d = f16_to_f32(x.d);
+    for (y, acc) in y.iter().zip(acc.iter_mut()) {
+        // the block's integer sum as `block_sumi` forms it (the bias through the activations'
+        // `bsums`): the same integer as llama.cpp's `u*a - 32*a` per pair, being exact
         let mut sumi = _mm256_setzero_si256();
         for c in 0..8 {
-            let q8 = load_i8(&y.qs, 32 * c);
-            let p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(raw[c], q8), _mm256_maddubs_epi16(m32, q8));
+            let p16 = _mm256_maddubs_epi16(raw[c], load_i8(&y.qs, 32 * c));
             sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
         }
-        let s1 = hsum_epi32(sumi);
-        let res = _mm_set_ss(f16_to_f32(x.d) * s1 as f32);
-        acc = _mm_fmadd_ss(res, _mm_set_ss(y.d), acc);
+        let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
+        let s1 = hsum_epi32(_mm256_sub_epi32(sumi, sub));
+        let res = _mm_set_ss(d * s1 as f32);
+        *acc = _mm_fmadd_ss(res, _mm_set_ss(y.d), *acc);
     }
-    _mm_cvtss_f32(acc)
+}
+
+/// Safe entry point of the tiled product's multi-row kernel (a [`crate::kernels::GemmFn`] of
+/// [`crate::formats::q6_k::Q6K::dot_tiled`]); only reachable through [`super::AVX2`].
+pub(crate) fn gemm_tiled(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    if let Some((n_rows, n_tok)) = super::gemm::check(w.len(), a.len(), rb, out.len(), stride, "q6_K tiled") {
+        // SAFETY: as in `dot`; operands checked, every slice access below is bounds-checked.
+        unsafe { gemm_tiled_avx2(w, a, rb, n_rows, n_tok, out, stride) }
+    }
+}
+
+/// Every weight row against the tokens 4 at a time (each weight block unpacked once for 4
+/// tokens), then one at a time; every output the spec's bits.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm_tiled`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm_tiled_avx2(
+    w: &[BlockQ6K],
+    a: &[BlockQ8K],
+    rb: usize,
+    n_rows: usize,
+    n_tok: usize,
+    out: &mut [f32],
+    stride: usize,
+) {
+    const T: usize = 4;
+    let tok = |t: usize| &a[t * rb..(t + 1) * rb];
+    for r in 0..n_rows {
+        let wr = &w[r * rb..(r + 1) * rb];
+        let mut t = 0;
+        while t + T <= n_tok {
+            let ys = [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)];
+            let mut acc = [_mm_setzero_ps(); T];
+            for (b, x) in wr.iter().enumerate() {
+                tiled_block(x, [&ys[0][b], &ys[1][b], &ys[2][b], &ys[3][b]], &mut acc);
+            }
+            for (j, acc) in acc.iter().enumerate() {
+                out[(t + j) * stride + r] = _mm_cvtss_f32(*acc);
+            }
+            t += T;
+        }
+        for t in t..n_tok {
+            let mut acc = [_mm_setzero_ps()];
+            for (x, y) in wr.iter().zip(tok(t)) {
+                tiled_block(x, [y], &mut acc);
+            }
+            out[t * stride + r] = _mm_cvtss_f32(acc[0]);
+        }
+    }
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
