@@ -273,9 +273,10 @@ fn by_tiles<L: Legacy, const R: usize, const T: usize>(
 }
 
 /// The multi-row product (operands checked by [`check`]). Tile shapes as measured fastest on
-/// Zen 3 (the `benches` crate's `gemm-throughput` example): one token (decoding) in tiles of 8
-/// rows, which share the token's per-block work; a batch in 2 rows x 4 tokens, or 3 x 3 for the
-/// formats with a minimum (whose per-token `summs` work favours more rows per token).
+/// Zen 3 (`cargo run --release -p emberlm-benches --example gemm-throughput`): one token
+/// (decoding) in tiles of 8 rows, which share the token's per-block work; a batch in 2 rows x 4
+/// tokens, or 3 x 3 for the formats with a minimum (whose per-token `summs` work favours more
+/// rows per token).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &mut [f32], stride: usize) {
