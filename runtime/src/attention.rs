@@ -102,9 +102,9 @@ impl AttnShape {
 /// Attention of the token at position `pos` (whose key and value are the last stored in layer
 /// `il` of the cache) in layer `il`, for query heads `heads`: `q` holds all its `n_head` query
 /// heads, `out` receives the `heads.len()` value-sized heads of `heads` (the heads are
-/// independent: threads may share them out). `batched`: the token is part of a batch of two or more (llama.cpp's
-/// tinyBLAS products) rather than alone (its `ggml_vec_dot_f16`). The dots run on `kernels`
-/// (every tier gives the same bits).
+/// independent: threads may share them out). `batched`: the token is part of a batch of two or
+/// more (llama.cpp's tinyBLAS products) rather than alone (its `ggml_vec_dot_f16`). The dots run
+/// on `kernels` (every tier gives the same bits).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attend(
     kernels: &Kernels,

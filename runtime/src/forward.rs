@@ -214,7 +214,7 @@ pub(crate) fn forward(
                 });
             } else if !parallel {
                 let out = &mut attn[t * o_dim..(t + 1) * o_dim];
-                let heads = 0..spec.n_head;
+                let heads = 0..shape.n_head;
                 attend(model.kernels, kv, il, &shape, qt, pos, heads, &mut attn_scratch[0], out, n > 1);
             }
         }
