@@ -19,7 +19,7 @@ use core::arch::x86_64::*;
 
 use super::util::{hsum_ps, prefetch};
 
-/// How many 4-row tiles ahead the weights are prefetched.
+/// How many tiles (of rows) ahead the weights are prefetched.
 const PREFETCH_TILES: usize = 2;
 /// The most cache lines prefetched per block: an 8-row tile of `Q8_0` spans 4.25 per block.
 const MAX_LINES_PER_BLOCK: usize = 5;
@@ -109,8 +109,8 @@ fn head<X: bytemuck::Pod>(x: &X) -> i32 {
 }
 
 /// The `R x T` outputs of weight rows `w[i]` and activation rows `a[t]` (all equally long):
-/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` (at most [`MAX_LINES_PER_BLOCK`]) cache lines of
-/// `next` per block.
+/// `out[t][i]`, each the spec's value. While computing, asks for `lines_per_block` (at most
+/// [`MAX_LINES_PER_BLOCK`]) cache lines of `next` per block.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn tile<L: Legacy, const R: usize, const T: usize>(
