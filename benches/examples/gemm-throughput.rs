@@ -1,6 +1,6 @@
 //! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs, at the shapes of
 //! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory,
-//! in GB/s of weights read) and a batch of 64 tokens (in multiply-adds per second). The best of
+//! in GB/s of weights read; Gemma's output projection also on 2 threads) and a batch of 64 tokens (in multiply-adds per second). The best of
 //! many repetitions, so that a noisy machine shows what the kernel can do; the tile shapes in
 //! `quant/src/kernels/x86_64/avx2/gemm.rs` were chosen with it.
 //!
@@ -70,6 +70,32 @@ fn batch<F: Dispatch>(name: &str, k: &Kernels, rows: usize, cols: usize, toks: u
     );
 }
 
+/// [`decode`] of one matrix with its rows split between 2 threads.
+fn decode2<F: Dispatch>(name: &str, k: &Kernels, rows: usize, cols: usize)
+where
+    F::Block: Sync,
+    <F::Activation as Format>::Block: Sync,
+{
+    let Some(gemm) = F::gemm(k) else { return };
+    let w = quantize::<F>(&values(rows * cols, 7));
+    let a = quantize::<F::Activation>(&values(cols, 3));
+    let mut out = vec![0f32; rows];
+    let bytes = (rows * cols / F::ELEMS * size_of::<F::Block>()) as f64;
+    let rb = cols / F::ELEMS;
+    let mut best = f64::MAX;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let (w0, w1) = w.split_at(rows / 2 * rb);
+        let (o0, o1) = out.split_at_mut(rows / 2);
+        std::thread::scope(|s| {
+            s.spawn(|| gemm(w1, &a, rb, o1, rows - rows / 2));
+            gemm(w0, &a, rb, o0, rows / 2);
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!("{name} decode {rows}x{cols}, 2 threads: {:.2} GB/s", bytes / best / 1e9);
+}
+
 fn main() {
     let k = Kernels::best();
     println!("tier {}", k.tier);
@@ -77,6 +103,7 @@ fn main() {
     decode::<Q4_1>("q4_1", k, 1536, 576, 60);
     decode::<Q8_0>("q8_0", k, 576, 576, 1);
     decode::<Q8_0>("q8_0", k, 262_144, 640, 1);
+    decode2::<Q8_0>("q8_0", k, 262_144, 640);
     batch::<Q4_1>("q4_1", k, 1536, 576, 64);
     batch::<Q5_0>("q5_0", k, 2048, 640, 64);
     batch::<Q8_0>("q8_0", k, 576, 576, 64);
