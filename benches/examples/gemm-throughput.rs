@@ -1,8 +1,9 @@
 //! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs, at the shapes of
 //! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory,
-//! in GB/s of weights read; Gemma's output projection also on 2 threads) and a batch of 64 tokens (in multiply-adds per second). The best of
-//! many repetitions, so that a noisy machine shows what the kernel can do; the tile shapes in
-//! `quant/src/kernels/x86_64/avx2/gemm.rs` were chosen with it.
+//! in GB/s of weights read; Gemma's output projection also on 2 threads) and a batch of 64
+//! tokens (in multiply-adds per second). The best of many repetitions, so that a noisy machine
+//! shows what the kernel can do; the tile shapes in `quant/src/kernels/x86_64/avx2/gemm.rs` were
+//! chosen with it.
 //!
 //!     cargo run --release -p emberlm-benches --example gemm-throughput
 
