@@ -160,6 +160,36 @@ unsafe fn dot_f16_rows_avx2(x: &[f16], stride: usize, y: &[f16], order: DotOrder
             out[r..r + 4].copy_from_slice(&tinyblas_rows4([row(r), row(r + 1), row(r + 2), row(r + 3)], y));
             r += 4;
         }
+    } else if order == DotOrder::VecDotPadded || n % 32 == 0 {
+        // `ggml_vec_dot_f16` without an f64 tail: 2 rows at a time, `y` (and its zero-extended
+        // last chunk) loaded once for both
+        let whole = n / 32 * 32;
+        let mut yt = [f16::ZERO; 32];
+        yt[..n - whole].copy_from_slice(&y[whole..]);
+        while r + 2 <= out.len() {
+            let x = [row(r), row(r + 1)];
+            let mut acc = [[_mm256_setzero_ps(); 4]; 2];
+            for c in (0..whole).step_by(32) {
+                for k in 0..4 {
+                    let yv = load_f16x8(&y[c + 8 * k..]);
+                    for (acc, x) in acc.iter_mut().zip(&x) {
+                        acc[k] = _mm256_fmadd_ps(load_f16x8(&x[c + 8 * k..]), yv, acc[k]);
+                    }
+                }
+            }
+            if whole < n {
+                for (acc, x) in acc.iter_mut().zip(&x) {
+                    let mut xt = [f16::ZERO; 32];
+                    xt[..n - whole].copy_from_slice(&x[whole..]);
+                    for (k, acc) in acc.iter_mut().enumerate() {
+                        *acc = _mm256_fmadd_ps(load_f16x8(&xt[8 * k..]), load_f16x8(&yt[8 * k..]), *acc);
+                    }
+                }
+            }
+            out[r] = reduce32(acc[0]);
+            out[r + 1] = reduce32(acc[1]);
+            r += 2;
+        }
     }
     for (i, o) in out.iter_mut().enumerate().skip(r) {
         // SAFETY: as this function's contract.
