@@ -255,6 +255,29 @@ pub trait Dispatch: Format {
     }
 }
 
+/// Checks the operands of a [`crate::kernels::GemmFn`] (whole rows, output long enough, output
+/// rows that do not overlap) and returns `(n_rows, n_tok)`; `None` for an empty product.
+pub(crate) fn gemm_operands(
+    n_w: usize,
+    n_a: usize,
+    rb: usize,
+    out: usize,
+    stride: usize,
+    what: &str,
+) -> Option<(usize, usize)> {
+    if rb == 0 {
+        return None;
+    }
+    assert!(n_w % rb == 0 && n_a % rb == 0, "{what} gemm: partial rows");
+    let (n_rows, n_tok) = (n_w / rb, n_a / rb);
+    assert!(n_tok <= 1 || stride >= n_rows, "{what} gemm: overlapping output rows");
+    assert!(
+        n_tok == 0 || n_rows == 0 || out >= (n_tok - 1) * stride + n_rows,
+        "{what} gemm: output too short"
+    );
+    Some((n_rows, n_tok))
+}
+
 /// The spec of every [`GemmFn`]: one [`Format::vec_dot`]-shaped `dot` per output value.
 pub fn gemm_by_dot<F: Format>(
     dot: DotFn<F>,

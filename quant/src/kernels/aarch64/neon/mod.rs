@@ -2,10 +2,11 @@
 //! (Cortex-A72 / Raspberry Pi 4 included). One file per format; `util` holds the shared helpers
 //! and `quantize` the activation quantizers (also used by the dotprod tier).
 //!
-//! The legacy formats' dots (`legacy` holds their shared block loop) and activation quantizers
-//! reproduce the spec, i.e. **x86-64 llama.cpp's** AVX2 arithmetic (8 f32 lanes as two f32x4,
-//! `vfmaq` for `_mm256_fmadd_ps`, the `hsum_float_8` tree), so an aarch64 run matches llama.cpp on
-//! x86, not llama.cpp on ARM (whose NEON code sums in another order).
+//! The legacy formats' dots and multi-row products (`legacy` holds their shared block loop and
+//! tiles) and activation quantizers reproduce the spec, i.e. **x86-64 llama.cpp's** AVX2
+//! arithmetic (8 f32 lanes as two f32x4, `vfmaq` for `_mm256_fmadd_ps`, the `hsum_float_8` tree),
+//! so an aarch64 run matches llama.cpp on x86, not llama.cpp on ARM (whose NEON code sums in
+//! another order).
 //!
 //! Every kernel here is bit-identical to the scalar spec except the float formats
 //! (`f32 f16 bf16`), which sum their (exact, spec-rounded) f32 products in f64 in a different
@@ -49,11 +50,11 @@ pub(crate) const NEON: Kernels = Kernels {
     dot_q4_k: q4_k::vec_dot,
     dot_q5_k: q5_k::vec_dot,
     dot_q6_k: q6_k::vec_dot,
-    gemm_q4_0: None,
-    gemm_q4_1: None,
-    gemm_q5_0: None,
-    gemm_q5_1: None,
-    gemm_q8_0: None,
+    gemm_q4_0: Some(q4_0::gemm),
+    gemm_q4_1: Some(q4_1::gemm),
+    gemm_q5_0: Some(q5_0::gemm),
+    gemm_q5_1: Some(q5_1::gemm),
+    gemm_q8_0: Some(q8_0::gemm),
     gemm_q4_k: None,
     gemm_q6_k: None,
     dot_q4_k_gemv: q4_k::dot_gemv,

@@ -1,5 +1,5 @@
 //! `q5_0 x q8_0` with baseline NEON: the spec's (llama.cpp's x86 AVX2) arithmetic in
-//! [`legacy::dot`]: weights `code - 16`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
+//! [`legacy::gemm`]: weights `code - 16`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
 //! `hsum_float_8`'s tree; bit-identical to [`Q5_0::vec_dot`](crate::formats::q5_0::Q5_0). A row whose activations hold a -128 (where the x86 sign trick differs from the exact product) goes to the spec.
 
 use core::arch::aarch64::*;
@@ -10,14 +10,12 @@ use crate::Format;
 use crate::formats::q5_0::{BlockQ5_0, Q5_0};
 use crate::formats::q8_0::BlockQ8_0;
 
-/// # Safety
-/// The CPU must support NEON.
+/// The format's pieces of [`legacy`]'s block loop.
 #[target_feature(enable = "neon")]
-unsafe fn dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-    legacy::dot(
-        w,
-        a,
-        |x: &BlockQ5_0| {
+#[inline]
+fn ops() -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
+    legacy::Ops {
+        expand: |x: &BlockQ5_0| {
             let (lo, hi) = nibbles(ld_u8(&x.qs));
             let (hb_lo, hb_hi) = q5_high_bits(x.qh);
             let sixteen = vdupq_n_s8(16);
@@ -26,19 +24,13 @@ unsafe fn dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
                 vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)), sixteen),
             )
         },
-        |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        |a, b| legacy::sum4(a, b),
-        |x, y| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
-        false,
-        true,
-    )
-    .unwrap_or_else(|| Q5_0::vec_dot(w, a))
+        load: |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
+        sum4: |a: int8x16_t, b: int8x16_t| legacy::sum4(a, b),
+        scale: |x: &BlockQ5_0, y: &BlockQ8_0| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
+        min: false,
+        sign_trick: true,
+        spec: Q5_0::vec_dot,
+    }
 }
 
-/// Safe wrapper, stored only in the `NEON` table.
-pub(crate) fn vec_dot(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
-    assert_eq!(w.len(), a.len(), "Q5_0::vec_dot: operand lengths");
-    // SAFETY: NEON is part of the aarch64 baseline, and this wrapper is reachable only through the
-    // `NEON` table, which `Kernels::for_tier` hands out after `Tier::Neon.is_supported()`.
-    unsafe { dot(w, a) }
-}
+legacy::entry_points!(BlockQ5_0, BlockQ8_0, "Q5_0", "neon");

@@ -1,5 +1,5 @@
 //! `q5_1 x q8_1` with baseline NEON: the spec's (llama.cpp's x86 AVX2) arithmetic in
-//! [`legacy::dot`]: weights the 5-bit codes (0..=31), plus `summs`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
+//! [`legacy::gemm`]: weights the 5-bit codes (0..=31), plus `summs`, the 4-product lane sums by widening multiplies and pairwise adds, two `vfmaq` f32x4 accumulators,
 //! `hsum_float_8`'s tree; bit-identical to [`Q5_1::vec_dot`](crate::formats::q5_1::Q5_1).
 
 use core::arch::aarch64::*;
@@ -10,31 +10,23 @@ use crate::Format;
 use crate::formats::q5_1::{BlockQ5_1, Q5_1};
 use crate::formats::q8_1::BlockQ8_1;
 
-/// # Safety
-/// The CPU must support NEON.
+/// The format's pieces of [`legacy`]'s block loop.
 #[target_feature(enable = "neon")]
-unsafe fn dot(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
-    legacy::dot(
-        w,
-        a,
-        |x: &BlockQ5_1| {
+#[inline]
+fn ops() -> impl legacy::Legacy<X = BlockQ5_1, Y = BlockQ8_1> {
+    legacy::Ops {
+        expand: |x: &BlockQ5_1| {
             let (lo, hi) = nibbles(ld_u8(&x.qs));
             let (hb_lo, hb_hi) = q5_high_bits(x.qh);
             (vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)))
         },
-        |y: &BlockQ8_1| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        |a, b| legacy::sum4(a, b),
-        |x, y| (fp16(x.d) * fp16(y.d), fp16(x.m), fp16(y.s)),
-        true,
-        false,
-    )
-    .unwrap_or_else(|| Q5_1::vec_dot(w, a))
+        load: |y: &BlockQ8_1| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
+        sum4: |a: int8x16_t, b: int8x16_t| legacy::sum4(a, b),
+        scale: |x: &BlockQ5_1, y: &BlockQ8_1| (fp16(x.d) * fp16(y.d), fp16(x.m), fp16(y.s)),
+        min: true,
+        sign_trick: false,
+        spec: Q5_1::vec_dot,
+    }
 }
 
-/// Safe wrapper, stored only in the `NEON` table.
-pub(crate) fn vec_dot(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
-    assert_eq!(w.len(), a.len(), "Q5_1::vec_dot: operand lengths");
-    // SAFETY: NEON is part of the aarch64 baseline, and this wrapper is reachable only through the
-    // `NEON` table, which `Kernels::for_tier` hands out after `Tier::Neon.is_supported()`.
-    unsafe { dot(w, a) }
-}
+legacy::entry_points!(BlockQ5_1, BlockQ8_1, "Q5_1", "neon");

@@ -24,28 +24,7 @@ const PREFETCH_TILES: usize = 2;
 /// The most cache lines prefetched per block: an 8-row tile of `Q8_0` spans 4.25 per block.
 const MAX_LINES_PER_BLOCK: usize = 5;
 
-/// Checks the operands of a [`crate::kernels::GemmFn`] (whole rows, output long enough, output
-/// rows that do not overlap) and returns `(n_rows, n_tok)`; `None` for an empty product.
-pub(super) fn check(
-    n_w: usize,
-    n_a: usize,
-    rb: usize,
-    out: usize,
-    stride: usize,
-    what: &str,
-) -> Option<(usize, usize)> {
-    if rb == 0 {
-        return None;
-    }
-    assert!(n_w % rb == 0 && n_a % rb == 0, "{what} gemm: partial rows");
-    let (n_rows, n_tok) = (n_w / rb, n_a / rb);
-    assert!(n_tok <= 1 || stride >= n_rows, "{what} gemm: overlapping output rows");
-    assert!(
-        n_tok == 0 || n_rows == 0 || out >= (n_tok - 1) * stride + n_rows,
-        "{what} gemm: output too short"
-    );
-    Some((n_rows, n_tok))
-}
+pub(super) use crate::kernels::gemm_operands as check;
 
 /// One legacy format's pieces of the block loop (weight block `X`, activation block `Y`), as
 /// closures written inside the format's `#[target_feature]` kernel (so they inherit its features).
