@@ -5,29 +5,15 @@
 use core::arch::aarch64::*;
 
 use super::sdot;
-use crate::Format;
-use crate::formats::q4_0::{BlockQ4_0, Q4_0};
+use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q8_0::BlockQ8_0;
-use crate::kernels::aarch64::neon::legacy;
-use crate::kernels::aarch64::neon::util::{arr, fp16, ld_i8, ld_u8, nibbles};
+use crate::kernels::aarch64::neon::{self, legacy};
 
-/// The format's pieces of [`legacy`]'s block loop.
+/// The format's pieces ([`neon::q4_0::ops_with`]) with `sdot` as `sum4`.
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
 fn ops() -> impl legacy::Legacy<X = BlockQ4_0, Y = BlockQ8_0> {
-    legacy::Ops {
-        expand: |x: &BlockQ4_0| {
-            let (lo, hi) = nibbles(ld_u8(&x.qs));
-            let eight = vdupq_n_s8(8);
-            (vsubq_s8(vreinterpretq_s8_u8(lo), eight), vsubq_s8(vreinterpretq_s8_u8(hi), eight))
-        },
-        load: |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        sum4: |a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b),
-        scale: |x: &BlockQ4_0, y: &BlockQ8_0| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
-        min: false,
-        sign_trick: true,
-        spec: Q4_0::vec_dot,
-    }
+    neon::q4_0::ops_with(|a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b))
 }
 
 legacy::entry_points!(BlockQ4_0, BlockQ8_0, "Q4_0", "neon,dotprod");

@@ -5,33 +5,15 @@
 use core::arch::aarch64::*;
 
 use super::sdot;
-use crate::Format;
-use crate::formats::q5_0::{BlockQ5_0, Q5_0};
+use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
-use crate::kernels::aarch64::neon::legacy;
-use crate::kernels::aarch64::neon::util::{arr, fp16, ld_i8, ld_u8, nibbles, q5_high_bits};
+use crate::kernels::aarch64::neon::{self, legacy};
 
-/// The format's pieces of [`legacy`]'s block loop.
+/// The format's pieces ([`neon::q5_0::ops_with`]) with `sdot` as `sum4`.
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
 fn ops() -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
-    legacy::Ops {
-        expand: |x: &BlockQ5_0| {
-            let (lo, hi) = nibbles(ld_u8(&x.qs));
-            let (hb_lo, hb_hi) = q5_high_bits(x.qh);
-            let sixteen = vdupq_n_s8(16);
-            (
-                vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), sixteen),
-                vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)), sixteen),
-            )
-        },
-        load: |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        sum4: |a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b),
-        scale: |x: &BlockQ5_0, y: &BlockQ8_0| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
-        min: false,
-        sign_trick: true,
-        spec: Q5_0::vec_dot,
-    }
+    neon::q5_0::ops_with(|a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b))
 }
 
 legacy::entry_points!(BlockQ5_0, BlockQ8_0, "Q5_0", "neon,dotprod");

@@ -5,29 +5,15 @@
 use core::arch::aarch64::*;
 
 use super::sdot;
-use crate::Format;
-use crate::formats::q5_1::{BlockQ5_1, Q5_1};
+use crate::formats::q5_1::BlockQ5_1;
 use crate::formats::q8_1::BlockQ8_1;
-use crate::kernels::aarch64::neon::legacy;
-use crate::kernels::aarch64::neon::util::{arr, fp16, ld_i8, ld_u8, nibbles, q5_high_bits};
+use crate::kernels::aarch64::neon::{self, legacy};
 
-/// The format's pieces of [`legacy`]'s block loop.
+/// The format's pieces ([`neon::q5_1::ops_with`]) with `sdot` as `sum4`.
 #[target_feature(enable = "neon,dotprod")]
 #[inline]
 fn ops() -> impl legacy::Legacy<X = BlockQ5_1, Y = BlockQ8_1> {
-    legacy::Ops {
-        expand: |x: &BlockQ5_1| {
-            let (lo, hi) = nibbles(ld_u8(&x.qs));
-            let (hb_lo, hb_hi) = q5_high_bits(x.qh);
-            (vreinterpretq_s8_u8(vorrq_u8(lo, hb_lo)), vreinterpretq_s8_u8(vorrq_u8(hi, hb_hi)))
-        },
-        load: |y: &BlockQ8_1| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        sum4: |a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b),
-        scale: |x: &BlockQ5_1, y: &BlockQ8_1| (fp16(x.d) * fp16(y.d), fp16(x.m), fp16(y.s)),
-        min: true,
-        sign_trick: false,
-        spec: Q5_1::vec_dot,
-    }
+    neon::q5_1::ops_with(|a: int8x16_t, b: int8x16_t| sdot(vdupq_n_s32(0), a, b))
 }
 
 legacy::entry_points!(BlockQ5_1, BlockQ8_1, "Q5_1", "neon,dotprod");

@@ -10,10 +10,13 @@ use crate::Format;
 use crate::formats::q5_0::{BlockQ5_0, Q5_0};
 use crate::formats::q8_0::BlockQ8_0;
 
-/// The format's pieces of [`legacy`]'s block loop.
+/// The format's pieces of [`legacy`]'s block loop, with the tier's `sum4` (the dotprod tier
+/// passes `sdot`).
 #[target_feature(enable = "neon")]
 #[inline]
-fn ops() -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
+pub(crate) fn ops_with(
+    sum4: impl Fn(int8x16_t, int8x16_t) -> int32x4_t,
+) -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
     legacy::Ops {
         expand: |x: &BlockQ5_0| {
             let (lo, hi) = nibbles(ld_u8(&x.qs));
@@ -25,12 +28,19 @@ fn ops() -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
             )
         },
         load: |y: &BlockQ8_0| (ld_i8(arr(&y.qs, 0)), ld_i8(arr(&y.qs, 16))),
-        sum4: |a: int8x16_t, b: int8x16_t| legacy::sum4(a, b),
+        sum4,
         scale: |x: &BlockQ5_0, y: &BlockQ8_0| (fp16(x.d) * fp16(y.d), 0.0, 0.0),
         min: false,
         sign_trick: true,
         spec: Q5_0::vec_dot,
     }
+}
+
+/// The format's pieces with baseline NEON's `sum4`.
+#[target_feature(enable = "neon")]
+#[inline]
+fn ops() -> impl legacy::Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
+    ops_with(|a: int8x16_t, b: int8x16_t| legacy::sum4(a, b))
 }
 
 legacy::entry_points!(BlockQ5_0, BlockQ8_0, "Q5_0", "neon");
