@@ -25,7 +25,7 @@ use emberlm_quant::formats::q5_0::Q5_0;
 use emberlm_quant::formats::q5_1::Q5_1;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0};
 use emberlm_quant::formats::q8_1::BlockQ8_1;
-use emberlm_quant::kernels::gemm_by_dot;
+use emberlm_quant::kernels::gemm_or_dots;
 use emberlm_quant::{Dispatch, Format, Kernels, Tier};
 
 /// Values per token row in the product fixtures.
@@ -120,10 +120,7 @@ fn products<F: Act>(tier: Option<Tier>) {
     let mm = f32s(&format!("{name}.mm.f32"));
     for n in 1..=NT {
         let mut got = vec![0f32; NT * M];
-        match F::gemm(k) {
-            Some(g) => g(&w, &a[..n * rb], rb, &mut got, M),
-            None => gemm_by_dot::<F>(dot, &w, &a[..n * rb], rb, &mut got, M),
-        }
+        gemm_or_dots::<F>(F::gemm(k), dot, &w, &a[..n * rb], rb, &mut got, M);
         let want = &mm[(n - 1) * NT * M..n * NT * M];
         assert_same_bits(&got, want, &what(&format!("mul_mat of {n} tokens")));
     }

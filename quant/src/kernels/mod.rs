@@ -298,6 +298,23 @@ pub fn gemm_by_dot<F: Format>(
     }
 }
 
+/// A product by the tier's multi-row kernel `gemm` when it has one, else by `dot` per value
+/// ([`gemm_by_dot`]): the same bits either way ([`GemmFn`]'s contract).
+pub fn gemm_or_dots<F: Format>(
+    gemm: Option<GemmFn<F>>,
+    dot: DotFn<F>,
+    w: &[F::Block],
+    a: &[<F::Activation as Format>::Block],
+    row_blocks: usize,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    match gemm {
+        Some(gemm) => gemm(w, a, row_blocks, out, out_stride),
+        None => gemm_by_dot::<F>(dot, w, a, row_blocks, out, out_stride),
+    }
+}
+
 macro_rules! dispatch {
     ($($fmt:ty => $field:ident),* $(,)?) => {
         $(impl Dispatch for $fmt {

@@ -8,7 +8,7 @@ use core::ops::Range;
 use emberlm_quant::formats::q4_k::{BlockQ4K, Q4K};
 use emberlm_quant::formats::q6_k::{BlockQ6K, Q6K};
 use emberlm_quant::formats::q8_k::BlockQ8K;
-use emberlm_quant::kernels::gemm_by_dot;
+use emberlm_quant::kernels::gemm_or_dots;
 use emberlm_quant::{Format, Kernels, QuantType};
 
 use super::{Matrix, check_operands, matmul_rows_dot};
@@ -42,10 +42,15 @@ pub(super) fn matmul_rows_at(
         let per_row = w.n_cols / Q6K::ELEMS;
         let wb = &wb[rows.start * per_row..rows.end * per_row];
         let ab = &ab[..toks.len() * per_row];
-        match kernels.gemm_q6_k_tiled {
-            Some(gemm) => gemm(wb, ab, per_row, out, rows.len()),
-            None => gemm_by_dot::<Q6K>(kernels.dot_q6_k_tiled, wb, ab, per_row, out, rows.len()),
-        }
+        gemm_or_dots::<Q6K>(
+            kernels.gemm_q6_k_tiled,
+            kernels.dot_q6_k_tiled,
+            wb,
+            ab,
+            per_row,
+            out,
+            rows.len(),
+        );
         return Ok(());
     }
     if !q4k_repacked(w) {
@@ -62,13 +67,7 @@ pub(super) fn matmul_rows_at(
     let split = grouped.clamp(toks.start, toks.end) - toks.start;
     let (a_gemm, a_gemv) = ab[..toks.len() * per_row].split_at(split * per_row);
     let (o_gemm, o_gemv) = out.split_at_mut(split * n_out);
-    match kernels.gemm_q4_k_gemm {
-        Some(gemm) => gemm(wb, a_gemm, per_row, o_gemm, n_out),
-        None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemm, wb, a_gemm, per_row, o_gemm, n_out),
-    }
-    match kernels.gemm_q4_k_gemv {
-        Some(gemm) => gemm(wb, a_gemv, per_row, o_gemv, n_out),
-        None => gemm_by_dot::<Q4K>(kernels.dot_q4_k_gemv, wb, a_gemv, per_row, o_gemv, n_out),
-    }
+    gemm_or_dots::<Q4K>(kernels.gemm_q4_k_gemm, kernels.dot_q4_k_gemm, wb, a_gemm, per_row, o_gemm, n_out);
+    gemm_or_dots::<Q4K>(kernels.gemm_q4_k_gemv, kernels.dot_q4_k_gemv, wb, a_gemv, per_row, o_gemv, n_out);
     Ok(())
 }

@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use emberlm_models::TensorView;
 use emberlm_quant::formats::q8_k::BlockQ8K;
 use emberlm_quant::formats::{bf16::BF16, f16::F16, f32::F32, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K};
-use emberlm_quant::kernels::{QuantizeFn, gemm_by_dot};
+use emberlm_quant::kernels::{QuantizeFn, gemm_or_dots};
 use emberlm_quant::{Dispatch, Format, Kernels, QuantType};
 
 use crate::error::{Error, Result};
@@ -393,11 +393,8 @@ fn matmul_rows_dot(
         let a_per_row = w.n_cols / A::ELEMS;
         let ab = &ab[..n_tokens * a_per_row];
         let wb = &wb[rows.start * w_per_row..rows.end * w_per_row];
-        match <W as Dispatch>::gemm(kernels) {
-            // the tier's multi-row kernel: the same bits as one dot per value
-            Some(gemm) => gemm(wb, ab, w_per_row, out, n_out),
-            None => gemm_by_dot::<W>(<W as Dispatch>::dot(kernels), wb, ab, w_per_row, out, n_out),
-        }
+        let (gemm, dot) = (<W as Dispatch>::gemm(kernels), <W as Dispatch>::dot(kernels));
+        gemm_or_dots::<W>(gemm, dot, wb, ab, w_per_row, out, n_out);
         Ok(())
     }, _ => Err(w.misaligned()))
 }
