@@ -30,6 +30,12 @@ impl MappedFile {
         // underlying file is not truncated or modified while mapped; as documented above, that is
         // the caller's contract for model files (memmap2 cannot enforce it).
         let map = unsafe { Mmap::map(&file)? };
+        // Ask for 2 MiB pages: where the file system keeps the file in large page-cache folios
+        // (ext4 and xfs on recent kernels read a `MADV_HUGEPAGE` range into them), the weights are
+        // then mapped with one TLB entry per 2 MiB instead of 512. A hint: refused or ignored, the
+        // mapping works the same.
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
         Ok(Self { map })
     }
 

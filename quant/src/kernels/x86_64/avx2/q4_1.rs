@@ -6,6 +6,7 @@
 
 use core::marker::PhantomData;
 
+use super::decode;
 use super::gemm::{self, Legacy, Ops};
 use super::util::{load_i8, mul_sum_us8_pairs_float, nibbles_32};
 use crate::formats::q4_1::BlockQ4_1;
@@ -52,5 +53,7 @@ unsafe fn dot_avx2(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_avx2(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm(&ops(), w, a, rb, out, stride)
+    // one token: the full 8-row tiles in `decode`, the last rows here
+    let done = if a.len() == rb { decode::q4_1(w, a, rb, out) } else { 0 };
+    gemm::gemm(&ops(), &w[done * rb..], a, rb, &mut out[done..], stride)
 }

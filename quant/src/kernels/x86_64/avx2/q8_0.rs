@@ -6,6 +6,7 @@
 
 use core::marker::PhantomData;
 
+use super::decode;
 use super::gemm::{self, Legacy, Ops};
 use super::util::{load_i8, mul_sum_i8_pairs_float};
 use crate::formats::q8_0::BlockQ8_0;
@@ -51,5 +52,7 @@ unsafe fn dot_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm(&ops(), w, a, rb, out, stride)
+    // one token: the full 8-row tiles in `decode`, the last rows here
+    let done = if a.len() == rb { decode::q8_0(w, a, rb, out) } else { 0 };
+    gemm::gemm(&ops(), &w[done * rb..], a, rb, &mut out[done..], stride)
 }

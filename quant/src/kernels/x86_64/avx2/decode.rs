@@ -1,0 +1,281 @@
+//! Decoding tiles (8 weight rows x 1 token) of the `Q4_1` and `Q8_0` products, with the block
+//! loop written as one `asm!` block each.
+//!
+//! These two products are most of a decoding step of the llama-architecture models we compare
+//! with (SmolLM2: 62 % `Q4_1`, 25 % `Q8_0`). The generic tile of [`super::gemm`] computes the same
+//! values but the compiler keeps its 8 accumulators, 2 `summs` and 3 constants in 16 registers
+//! only by spilling and shuffling (about 14 instructions per row and block); here every register is
+//! assigned once (`ymm0..7` the accumulators, `ymm8..9` the `summs`, `ymm10..12` constants, the
+//! rest scratch), the rows' `d_w * d_a` go through a small stack array and come back with one
+//! broadcast load each, and a row costs 8 instructions per block.
+//!
+//! The arithmetic is the generic tile's, instruction for instruction per output (and so the
+//! spec's, `formats/legacy_lanes.rs`): per block `acc = fmadd(splat(d_w * d_a), int, acc)` with
+//! `int = cvtepi32_ps(madd(maddubs(u, s), 1))` (`Q4_1`: `u` the nibbles, `s` the activation;
+//! `Q8_0`: llama.cpp's sign trick `u = sign(x, x)`, `s = sign(y, x)`), and for `Q4_1`
+//! `summs = fma(m_w, s_a, summs)`. tests/kernel_exact.rs checks the bits.
+
+use core::arch::asm;
+use core::arch::x86_64::*;
+
+use super::util::hsum_ps;
+use crate::formats::q4_1::BlockQ4_1;
+use crate::formats::q8_0::BlockQ8_0;
+use crate::formats::q8_1::BlockQ8_1;
+
+/// Rows per tile.
+pub(super) const ROWS: usize = 8;
+/// How many tiles ahead the weights are prefetched (as in [`super::gemm`]).
+const PREFETCH_TILES: usize = 2;
+
+const _: () = assert!(size_of::<BlockQ4_1>() == 20 && size_of::<BlockQ8_1>() == 36);
+const _: () = assert!(size_of::<BlockQ8_0>() == 34);
+
+/// The per-row part of a block: `ymm14` the row's integer lanes, `ymm15` its scale, accumulator
+/// `acc`; `$addr` the address of the row's block.
+#[rustfmt::skip]
+macro_rules! q4_1_row {
+    ($addr:literal, $scale:literal, $acc:literal) => {
+        concat!(
+            "vbroadcasti128 ymm14, xmmword ptr [", $addr, " + 4]\n",
+            "vpsrlvq ymm14, ymm14, ymm10\n",
+            "vpand ymm14, ymm14, ymm11\n",
+            "vpmaddubsw ymm14, ymm14, ymm13\n",
+            "vpmaddwd ymm14, ymm14, ymm12\n",
+            "vcvtdq2ps ymm14, ymm14\n",
+            "vbroadcastss ymm15, dword ptr [{scr} + ", $scale, "]\n",
+            "vfmadd231ps ", $acc, ", ymm15, ymm14\n",
+        )
+    };
+}
+
+#[rustfmt::skip]
+macro_rules! q8_0_row {
+    ($addr:literal, $scale:literal, $acc:literal) => {
+        concat!(
+            "vmovdqu ymm14, ymmword ptr [", $addr, " + 2]\n",
+            "vpsignb ymm11, ymm13, ymm14\n",
+            "vpsignb ymm14, ymm14, ymm14\n",
+            "vpmaddubsw ymm14, ymm14, ymm11\n",
+            "vpmaddwd ymm14, ymm14, ymm12\n",
+            "vcvtdq2ps ymm14, ymm14\n",
+            "vbroadcastss ymm15, dword ptr [{scr} + ", $scale, "]\n",
+            "vfmadd231ps ", $acc, ", ymm15, ymm14\n",
+        )
+    };
+}
+
+/// The 4 heads (first 4 bytes: f16 `d`, then `m` or ignored bytes) of rows `$p`, `$p + rs`,
+/// `$p + 2 rs`, `$p + 3 rs` as f32 in `ymm14`: `[d0, m0, d1, m1, ..]`.
+#[rustfmt::skip]
+macro_rules! heads4 {
+    ($p:literal) => {
+        concat!(
+            "vmovd xmm14, dword ptr [", $p, "]\n",
+            "vpinsrd xmm14, xmm14, dword ptr [", $p, " + {rs}], 1\n",
+            "vpinsrd xmm14, xmm14, dword ptr [", $p, " + {rs}*2], 2\n",
+            "vpinsrd xmm14, xmm14, dword ptr [", $p, " + {rs3}], 3\n",
+            "vcvtph2ps ymm14, xmm14\n",
+        )
+    };
+}
+
+/// What a tile leaves: the 8 accumulators and (`Q4_1`) the two `summs` groups.
+type Acc = ([__m256; ROWS], [__m256; 2]);
+
+/// The tile's outputs: `hsum_float_8(acc) (+ summs)`, as [`super::gemm`]'s tile ends.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
+    let mut sm = [0f32; 16];
+    let (lo, hi) = sm.split_at_mut(8);
+    super::util::store_ps(lo, summs[0]);
+    super::util::store_ps(hi, summs[1]);
+    let mut out = [0f32; ROWS];
+    for (i, o) in out.iter_mut().enumerate() {
+        let h = hsum_ps(acc[i]);
+        *o = if min { h + sm[2 * i + 1] } else { h };
+    }
+    out
+}
+
+/// One `Q4_1` tile: rows `w[i * rb..(i + 1) * rb]` (i < 8) against `a` (`rb` blocks), prefetching
+/// 3 lines at `pf + b * pf_step` per block `b`.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `w` holds 8 rows of `rb >= 1` blocks, `a` `rb` blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
+    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
+    let mut acc = [_mm256_setzero_ps(); ROWS];
+    let mut summs = [_mm256_setzero_ps(); 2];
+    let mut scr = [0f32; 16];
+    let rs = rb * size_of::<BlockQ4_1>();
+    let (p4, shift, mask, ones) =
+        (w[4 * rb..].as_ptr(), _mm256_set_epi64x(4, 4, 0, 0), _mm256_set1_epi8(0x0F), _mm256_set1_epi16(1));
+    // SAFETY: the loop reads blocks b < rb of the 8 rows at `w + i * rs` (in `w`) and of `a`,
+    // writes only `scr`, and prefetches (which cannot fault); registers as declared.
+    unsafe {
+        asm!(
+            "2:",
+            "prefetcht0 byte ptr [{pf}]",
+            "prefetcht0 byte ptr [{pf} + 64]",
+            "prefetcht0 byte ptr [{pf} + 128]",
+            "add {pf}, {pfs}",
+            // [d_a, s_a] x 4: even lanes multiply d_w, odd lanes m_w
+            "vpbroadcastd xmm13, dword ptr [{y}]",
+            "vcvtph2ps ymm13, xmm13",
+            heads4!("{p0}"),
+            "vfmadd231ps ymm8, ymm14, ymm13",
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr}], ymm14",
+            heads4!("{p4}"),
+            "vfmadd231ps ymm9, ymm14, ymm13",
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr} + 32], ymm14",
+            "vmovdqu ymm13, ymmword ptr [{y} + 4]",
+            q4_1_row!("{p0}", "0", "ymm0"),
+            q4_1_row!("{p0} + {rs}", "8", "ymm1"),
+            q4_1_row!("{p0} + {rs}*2", "16", "ymm2"),
+            q4_1_row!("{p0} + {rs3}", "24", "ymm3"),
+            q4_1_row!("{p4}", "32", "ymm4"),
+            q4_1_row!("{p4} + {rs}", "40", "ymm5"),
+            q4_1_row!("{p4} + {rs}*2", "48", "ymm6"),
+            q4_1_row!("{p4} + {rs3}", "56", "ymm7"),
+            "add {p0}, 20",
+            "add {p4}, 20",
+            "add {y}, 36",
+            "dec {n}",
+            "jnz 2b",
+            p0 = inout(reg) w.as_ptr() => _,
+            p4 = inout(reg) p4 => _,
+            rs = in(reg) rs,
+            rs3 = in(reg) 3 * rs,
+            y = inout(reg) a.as_ptr() => _,
+            n = inout(reg) rb => _,
+            pf = inout(reg) pf => _,
+            pfs = in(reg) pf_step,
+            scr = in(reg) scr.as_mut_ptr(),
+            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2], inout("ymm3") acc[3],
+            inout("ymm4") acc[4], inout("ymm5") acc[5], inout("ymm6") acc[6], inout("ymm7") acc[7],
+            inout("ymm8") summs[0], inout("ymm9") summs[1],
+            in("ymm10") shift,
+            in("ymm11") mask,
+            in("ymm12") ones,
+            out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+    (acc, summs)
+}
+
+/// One `Q8_0` tile, as [`tile_q4_1`].
+///
+/// # Safety
+/// As [`tile_q4_1`].
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
+    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
+    let mut acc = [_mm256_setzero_ps(); ROWS];
+    let mut scr = [0f32; 16];
+    let rs = rb * size_of::<BlockQ8_0>();
+    let (p4, ones) = (w[4 * rb..].as_ptr(), _mm256_set1_epi16(1));
+    // SAFETY: as in `tile_q4_1` (a head read is the block's `d` and its first 2 quants).
+    unsafe {
+        asm!(
+            "2:",
+            "prefetcht0 byte ptr [{pf}]",
+            "prefetcht0 byte ptr [{pf} + 64]",
+            "prefetcht0 byte ptr [{pf} + 128]",
+            "prefetcht0 byte ptr [{pf} + 192]",
+            "prefetcht0 byte ptr [{pf} + 256]",
+            "add {pf}, {pfs}",
+            // d_a in the even lanes (the odd lanes multiply ignored bytes)
+            "vpbroadcastd xmm13, dword ptr [{y}]",
+            "vcvtph2ps ymm13, xmm13",
+            heads4!("{p0}"),
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr}], ymm14",
+            heads4!("{p4}"),
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr} + 32], ymm14",
+            "vmovdqu ymm13, ymmword ptr [{y} + 2]",
+            q8_0_row!("{p0}", "0", "ymm0"),
+            q8_0_row!("{p0} + {rs}", "8", "ymm1"),
+            q8_0_row!("{p0} + {rs}*2", "16", "ymm2"),
+            q8_0_row!("{p0} + {rs3}", "24", "ymm3"),
+            q8_0_row!("{p4}", "32", "ymm4"),
+            q8_0_row!("{p4} + {rs}", "40", "ymm5"),
+            q8_0_row!("{p4} + {rs}*2", "48", "ymm6"),
+            q8_0_row!("{p4} + {rs3}", "56", "ymm7"),
+            "add {p0}, 34",
+            "add {p4}, 34",
+            "add {y}, 34",
+            "dec {n}",
+            "jnz 2b",
+            p0 = inout(reg) w.as_ptr() => _,
+            p4 = inout(reg) p4 => _,
+            rs = in(reg) rs,
+            rs3 = in(reg) 3 * rs,
+            y = inout(reg) a.as_ptr() => _,
+            n = inout(reg) rb => _,
+            pf = inout(reg) pf => _,
+            pfs = in(reg) pf_step,
+            scr = in(reg) scr.as_mut_ptr(),
+            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2], inout("ymm3") acc[3],
+            inout("ymm4") acc[4], inout("ymm5") acc[5], inout("ymm6") acc[6], inout("ymm7") acc[7],
+            out("ymm11") _,
+            in("ymm12") ones,
+            out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+    (acc, [_mm256_setzero_ps(); 2])
+}
+
+/// The full 8-row tiles of a one-token product: rows `0..n_rows / 8 * 8` of `w` (`rb` blocks each)
+/// against `a` (`rb` blocks), into `out[..]`; returns how many rows were done (the caller does
+/// the rest). `tile` is one of the tiles above (`min`: whether it has `summs`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn tiles<X: bytemuck::Pod, Y>(
+    tile: unsafe fn(&[X], &[Y], usize, *const u8, usize) -> Acc,
+    min: bool,
+    w: &[X],
+    a: &[Y],
+    rb: usize,
+    out: &mut [f32],
+) -> usize {
+    if rb == 0 || a.len() != rb {
+        return 0;
+    }
+    let n_rows = w.len() / rb;
+    let full = n_rows / ROWS * ROWS;
+    let tile_bytes = ROWS * rb * size_of::<X>();
+    let lines_per_block = tile_bytes.div_ceil(64).div_ceil(rb);
+    for r0 in (0..full).step_by(ROWS) {
+        let ahead = r0 + ROWS * PREFETCH_TILES;
+        let (pf, pf_step) = if ahead + ROWS <= n_rows {
+            (bytemuck::cast_slice::<X, u8>(&w[ahead * rb..]).as_ptr(), lines_per_block * 64)
+        } else {
+            (w.as_ptr().cast::<u8>(), 0)
+        };
+        // SAFETY: the caller runs this tier only after detecting AVX2, FMA and F16C; the tile's
+        // rows are `w[r0 * rb..(r0 + 8) * rb]` (checked by the index), `a` has `rb >= 1` blocks.
+        let acc = unsafe { tile(&w[r0 * rb..(r0 + ROWS) * rb], a, rb, pf, pf_step) };
+        out[r0..r0 + ROWS].copy_from_slice(&finish(acc, min));
+    }
+    full
+}
+
+/// The full tiles of a one-token `Q4_1` product (see [`tiles`]).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32]) -> usize {
+    tiles(tile_q4_1, true, w, a, rb, out)
+}
+
+/// The full tiles of a one-token `Q8_0` product (see [`tiles`]).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32]) -> usize {
+    tiles(tile_q8_0, false, w, a, rb, out)
+}
