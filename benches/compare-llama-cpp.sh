@@ -30,6 +30,12 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin/llama-bench" ] || { echo "compare-llama-cpp: no llama-bench in $bin" >&2; exit 1; }
 
+# Start both runtimes from the same page-cache state: the model's pages are dropped from the
+# cache, so the first run (ours, which asks for MADV_HUGEPAGE) reads them back in large folios
+# where the file system supports them (ext4/xfs on recent kernels), and every later run, of
+# either runtime, maps the same folios (2 MiB pages when the file's cache holds them).
+dd if="$model" iflag=nocache count=0 status=none 2>/dev/null || true
+
 echo "compare-llama-cpp: building emberlm (release)" >&2
 cargo build --release -q -p emberlm-cli
 ours="${CARGO_TARGET_DIR:-target}/release/emberlm"
