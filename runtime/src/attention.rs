@@ -41,7 +41,6 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 use emberlm_models::arch::LayerSpec;
-use emberlm_quant::formats::f16::f32_to_f16;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
 use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Format, Kernels};
@@ -139,9 +138,7 @@ pub(crate) fn attend(
         let scores = &mut s.scores[..n];
         match &layer.k {
             KvBuf::F16(k) => {
-                for (d, &x) in s.q16.iter_mut().zip(qh) {
-                    *d = f32_to_f16(x);
-                }
+                (kernels.quantize_f16)(qh, &mut s.q16[..hd]);
                 (kernels.lanes_dot_f16_rows)(&k[kvh * hd..], layer.k_dim, &s.q16[..hd], kq_f16, scores);
             }
             KvBuf::F32(k) => {
@@ -168,9 +165,7 @@ pub(crate) fn attend(
         match &layer.v {
             KvBuf::F16(v) => {
                 let p16 = &mut s.probs16[..n];
-                for (d, &p) in p16.iter_mut().zip(scores.iter()) {
-                    *d = f32_to_f16(p);
-                }
+                (kernels.quantize_f16)(scores, p16);
                 (kernels.lanes_dot_f16_rows)(&v[kvh * hdv * cap..], cap, p16, kqv_f16, oh);
             }
             KvBuf::F32(v) => {

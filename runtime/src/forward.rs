@@ -205,7 +205,7 @@ pub(crate) fn forward(
             if let Some(s) = q_scale {
                 scale(qt, s);
             }
-            kv.store(il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
+            kv.store(model.kernels, il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
             if n == 1 && pool.n_threads() > 1 {
                 // one token on several threads: its heads are shared out
                 let (kv, qt) = (&*kv, &*qt);

@@ -25,9 +25,9 @@ use alloc::vec::Vec;
 
 use emberlm_models::ModelConfig;
 use emberlm_models::arch::Attention;
-use emberlm_quant::Format;
 use emberlm_quant::formats::f16::f32_to_f16;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
+use emberlm_quant::{Format, Kernels};
 use half::f16;
 
 use crate::error::{Result, zeroed};
@@ -379,13 +379,26 @@ impl KvCache {
 
     /// Store the key `k` (`k_dim` values) and value `v` (`v_dim` values) of layer `il` at `pos`
     /// (in slot `pos % cap`).
-    pub(crate) fn store(&mut self, il: usize, pos: usize, k: &[f32], v: &[f32]) {
+    pub(crate) fn store(&mut self, kernels: &Kernels, il: usize, pos: usize, k: &[f32], v: &[f32]) {
         let l = &mut self.layers[il];
         let (cap, slot) = (l.cap, pos % l.cap);
         if let (KvBuf::Q8_0(kb), KvBuf::Q8_0(vb)) = (&mut l.k, &mut l.v) {
             let (nk, nv) = (l.k_dim / Q8_0::ELEMS, l.v_dim / Q8_0::ELEMS);
             quantize_activations(&k[..l.k_dim], &mut kb[slot * nk..(slot + 1) * nk]);
             quantize_activations(&v[..l.v_dim], &mut vb[slot * nv..(slot + 1) * nv]);
+            return;
+        }
+        if let (KvBuf::F16(kb), KvBuf::F16(vb)) = (&mut l.k, &mut l.v) {
+            // f16 conversions by the tier's kernel (the same bits as `f32_to_f16`); the values
+            // are stored transposed, so they are converted a chunk at a time on the stack
+            (kernels.quantize_f16)(&k[..l.k_dim], &mut kb[slot * l.k_dim..(slot + 1) * l.k_dim]);
+            let mut chunk = [f16::ZERO; 64];
+            for (c, vs) in v[..l.v_dim].chunks(chunk.len()).enumerate() {
+                (kernels.quantize_f16)(vs, &mut chunk[..vs.len()]);
+                for (i, &h) in chunk[..vs.len()].iter().enumerate() {
+                    vb[(c * 64 + i) * cap + slot] = h;
+                }
+            }
             return;
         }
         for (i, &x) in k.iter().enumerate().take(l.k_dim) {
