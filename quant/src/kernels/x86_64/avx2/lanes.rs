@@ -178,11 +178,23 @@ unsafe fn dot_f16_rows_avx2(x: &[f16], stride: usize, y: &[f16], order: DotOrder
                 }
             }
             if whole < n {
+                // the zero-extended last chunk of `x`: its whole groups of 8 read in place, only
+                // the partial group copied
+                let rem = n - whole;
                 for (acc, x) in acc.iter_mut().zip(&x) {
-                    let mut xt = [f16::ZERO; 32];
-                    xt[..n - whole].copy_from_slice(&x[whole..]);
                     for (k, acc) in acc.iter_mut().enumerate() {
-                        *acc = _mm256_fmadd_ps(load_f16x8(&xt[8 * k..]), load_f16x8(&yt[8 * k..]), *acc);
+                        let xv = if 8 * k + 8 <= rem {
+                            load_f16x8(&x[whole + 8 * k..])
+                        } else if 8 * k < rem {
+                            let mut xt = [f16::ZERO; 8];
+                            for (d, &v) in xt.iter_mut().zip(&x[whole + 8 * k..]) {
+                                *d = v;
+                            }
+                            load_f16x8(&xt)
+                        } else {
+                            _mm256_setzero_ps()
+                        };
+                        *acc = _mm256_fmadd_ps(xv, load_f16x8(&yt[8 * k..]), *acc);
                     }
                 }
             }
