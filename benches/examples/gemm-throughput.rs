@@ -1,7 +1,8 @@
 //! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs, at the shapes of
-//! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory,
-//! in GB/s of weights read; Gemma's output projection also on 2 threads) and a batch of 64
-//! tokens (in multiply-adds per second). The best of many repetitions, so that a noisy machine
+//! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory
+//! (the 33 MB set is about the size of this machine's L3, so partly cached), in GB/s of weights
+//! read; Gemma's output projection also on 2 threads) and a batch of 64 tokens (in
+//! multiply-adds per second). The best of many repetitions, so that a noisy machine
 //! shows what the kernel can do; the tile shapes in `quant/src/kernels/x86_64/avx2/gemm.rs` were
 //! chosen with it.
 //!
@@ -102,6 +103,7 @@ fn main() {
     println!("tier {}", k.tier);
     decode::<Q4_1>("q4_1", k, 576, 576, 1);
     decode::<Q4_1>("q4_1", k, 1536, 576, 60);
+    decode::<Q5_0>("q5_0", k, 2048, 640, 1);
     decode::<Q8_0>("q8_0", k, 576, 576, 1);
     decode::<Q8_0>("q8_0", k, 262_144, 640, 1);
     decode2::<Q8_0>("q8_0", k, 262_144, 640);
