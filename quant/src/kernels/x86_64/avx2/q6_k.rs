@@ -63,16 +63,18 @@ unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn tiled_block<const T: usize>(x: &BlockQ6K, y: [&BlockQ8K; T], acc: &mut [__m128; T]) {
-    let (raw, scales, all) = unpack(x);
     let d = f16_to_f32(x.d);
-    for (y, acc) in y.iter().zip(acc.iter_mut()) {
-        // the block's integer sum as `block_sumi` forms it (the bias through the activations'
-        // `bsums`): the same integer as llama.cpp's `u*a - 32*a` per pair, being exact
-        let mut sumi = _mm256_setzero_si256();
-        for c in 0..8 {
-            let p16 = _mm256_maddubs_epi16(raw[c], load_i8(&y.qs, 32 * c));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scales[c], p16));
+    // the block's integer sums as `block_sumi` forms them (the bias through the activations'
+    // `bsums`): the same integers as llama.cpp's `u*a - 32*a` per pair, being exact; the weight
+    // quants unpacked 32 at a time and used for the `T` rows at once (integer sums: any order)
+    let mut sumi = [_mm256_setzero_si256(); T];
+    let all = unpack_chunks(x, |c, raw, scales| {
+        for (sumi, y) in sumi.iter_mut().zip(&y) {
+            let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 32 * c));
+            *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(scales, p16));
         }
+    });
+    for ((y, acc), sumi) in y.iter().zip(acc.iter_mut()).zip(sumi) {
         let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(load_i16x16(&y.bsums), all));
         let s1 = hsum_epi32(_mm256_sub_epi32(sumi, sub));
         let res = _mm_set_ss(d * s1 as f32);
@@ -149,37 +151,51 @@ pub(super) fn block_sumi(x: &BlockQ6K, y: &BlockQ8K) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn unpack(x: &BlockQ6K) -> ([__m256i; 8], [__m256i; 8], __m256i) {
+    let mut raw = [_mm256_setzero_si256(); 8];
+    let mut scales = [_mm256_setzero_si256(); 8];
+    let all = unpack_chunks(x, |c, r, sc| {
+        raw[c] = r;
+        scales[c] = sc;
+    });
+    (raw, scales, all)
+}
+
+/// [`unpack`] one chunk of 32 values at a time: `f(c, raw[c], scales[c])` for c = 0..8 in turn
+/// (so that a caller using each chunk at once keeps only one in registers); returns `all`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn unpack_chunks(x: &BlockQ6K, mut f: impl FnMut(usize, __m256i, __m256i)) -> __m256i {
     let m4 = _mm256_set1_epi8(0xF);
     let all = _mm256_cvtepi8_epi16(load128_u8(bytemuck::cast_ref::<[i8; 16], [u8; 16]>(&x.scales), 0));
     let halves = [_mm256_permute2x128_si256::<0x00>(all, all), _mm256_permute2x128_si256::<0x11>(all, all)];
-    let mut raw = [_mm256_setzero_si256(); 8];
-    let mut scales = [_mm256_setzero_si256(); 8];
     for (h, &sc) in halves.iter().enumerate() {
         // value 128h + 32s + l: low 4 bits in ql[64h + 32(s % 2) + l] (low nibble for s < 2,
         // high for s >= 2), high 2 bits at bits 2s..2s+2 of qh[32h + l]
         let b1 = load_u8(&x.ql, 64 * h);
         let b2 = load_u8(&x.ql, 64 * h + 32);
         let hb = load_u8(&x.qh, 32 * h);
-        raw[4 * h] = _mm256_or_si256(
-            _mm256_and_si256(b1, m4),
-            _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
-        );
-        raw[4 * h + 1] = _mm256_or_si256(
-            _mm256_and_si256(b2, m4),
-            _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
-        );
-        raw[4 * h + 2] = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
-            _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
-        );
-        raw[4 * h + 3] = _mm256_or_si256(
-            _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
-            _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
-        );
-        for s in 0..4 {
+        let raw = [
+            _mm256_or_si256(
+                _mm256_and_si256(b1, m4),
+                _mm256_slli_epi16::<4>(_mm256_and_si256(hb, _mm256_set1_epi8(0x03))),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(b2, m4),
+                _mm256_slli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C))),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
+                _mm256_and_si256(hb, _mm256_set1_epi8(0x30)),
+            ),
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
+                _mm256_srli_epi16::<2>(_mm256_and_si256(hb, _mm256_set1_epi8(0xC0u8 as i8))),
+            ),
+        ];
+        for (s, &raw) in raw.iter().enumerate() {
             // sub-block 8h + 2s (low lane), 8h + 2s + 1 (high lane)
-            scales[4 * h + s] = _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1));
+            f(4 * h + s, raw, _mm256_shuffle_epi8(sc, i16_bcast_ctrl(2 * s as i8, 2 * s as i8 + 1)));
         }
     }
-    (raw, scales, all)
+    all
 }
