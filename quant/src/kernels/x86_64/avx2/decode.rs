@@ -99,138 +99,100 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
     out
 }
 
-/// One `Q4_1` tile: rows `w[i * rb..(i + 1) * rb]` (i < 8) against `a` (`rb` blocks), prefetching
-/// 3 lines at `pf + b * pf_step` per block `b`.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C; `w` holds 8 rows of `rb >= 1` blocks, `a` `rb` blocks.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
-    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
-    let mut acc = [_mm256_setzero_ps(); ROWS];
-    let mut summs = [_mm256_setzero_ps(); 2];
-    let mut scr = [0f32; 16];
-    let rs = rb * size_of::<BlockQ4_1>();
-    let (p4, shift, mask, ones) =
-        (w[4 * rb..].as_ptr(), _mm256_set_epi64x(4, 4, 0, 0), _mm256_set1_epi8(0x0F), _mm256_set1_epi16(1));
-    // SAFETY: the loop reads blocks b < rb of the 8 rows at `w + i * rs` (in `w`) and of `a`,
-    // writes only `scr`, and prefetches (which cannot fault); registers as declared.
-    unsafe {
-        asm!(
-            "2:",
-            "prefetcht0 byte ptr [{pf}]",
-            "prefetcht0 byte ptr [{pf} + 64]",
-            "prefetcht0 byte ptr [{pf} + 128]",
-            "add {pf}, {pfs}",
-            // [d_a, s_a] x 4: even lanes multiply d_w, odd lanes m_w
-            "vpbroadcastd xmm13, dword ptr [{y}]",
-            "vcvtph2ps ymm13, xmm13",
-            heads4!("{p0}"),
-            "vfmadd231ps ymm8, ymm14, ymm13",
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr}], ymm14",
-            heads4!("{p4}"),
-            "vfmadd231ps ymm9, ymm14, ymm13",
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr} + 32], ymm14",
-            "vmovdqu ymm13, ymmword ptr [{y} + 4]",
-            q4_1_row!("{p0}", "0", "ymm0"),
-            q4_1_row!("{p0} + {rs}", "8", "ymm1"),
-            q4_1_row!("{p0} + {rs}*2", "16", "ymm2"),
-            q4_1_row!("{p0} + {rs3}", "24", "ymm3"),
-            q4_1_row!("{p4}", "32", "ymm4"),
-            q4_1_row!("{p4} + {rs}", "40", "ymm5"),
-            q4_1_row!("{p4} + {rs}*2", "48", "ymm6"),
-            q4_1_row!("{p4} + {rs3}", "56", "ymm7"),
-            "add {p0}, 20",
-            "add {p4}, 20",
-            "add {y}, 36",
-            "dec {n}",
-            "jnz 2b",
-            p0 = inout(reg) w.as_ptr() => _,
-            p4 = inout(reg) p4 => _,
-            rs = in(reg) rs,
-            rs3 = in(reg) 3 * rs,
-            y = inout(reg) a.as_ptr() => _,
-            n = inout(reg) rb => _,
-            pf = inout(reg) pf => _,
-            pfs = in(reg) pf_step,
-            scr = in(reg) scr.as_mut_ptr(),
-            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2], inout("ymm3") acc[3],
-            inout("ymm4") acc[4], inout("ymm5") acc[5], inout("ymm6") acc[6], inout("ymm7") acc[7],
-            inout("ymm8") summs[0], inout("ymm9") summs[1],
-            in("ymm10") shift,
-            in("ymm11") mask,
-            in("ymm12") ones,
-            out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack),
-        );
-    }
-    (acc, summs)
+/// Defines one format's tile: rows `w[i * rb..(i + 1) * rb]` (i < 8) against `a` (`rb` blocks),
+/// prefetching the lines at `pf + b * pf_step + $pf` per block `b`. `$row` is the format's row
+/// macro, `y` the offset of the activation quants in their block, `summs` the per-group lines
+/// that accumulate `summs` (`Q4_1`; none otherwise), `consts` the values of `ymm10`, `ymm11`.
+macro_rules! tile {
+    ($(#[$doc:meta])* $name:ident($w:ty, $a:ty), row: $row:ident, y: $y:literal,
+     summs: [$s0:literal, $s1:literal], prefetch: [$($pf:literal),*], consts: ($c0:expr, $c1:expr)) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C; `w` holds 8 rows of `rb >= 1` blocks, `a`
+        /// `rb` blocks.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $name(w: &[$w], a: &[$a], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
+            debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
+            let mut acc = [_mm256_setzero_ps(); ROWS];
+            let mut summs = [_mm256_setzero_ps(); 2];
+            let mut scr = [0f32; 16];
+            let rs = rb * size_of::<$w>();
+            let (p4, c0, c1, ones) = (w[4 * rb..].as_ptr(), $c0, $c1, _mm256_set1_epi16(1));
+            // SAFETY: the loop reads blocks b < rb of the 8 rows at `w + i * rs` (in `w`; a
+            // head read is the block's first 4 bytes) and of `a`, writes only `scr`, and
+            // prefetches (which cannot fault); registers as declared.
+            unsafe {
+                asm!(
+                    "2:",
+                    $(concat!("prefetcht0 byte ptr [{pf} + ", $pf, "]"),)*
+                    "add {pf}, {pfs}",
+                    // the activation's head as f32 pairs [d_a, s_a] x 4 (`Q8_0`: [d_a, bytes]):
+                    // the even lanes multiply the rows' d_w, the odd lanes their m_w
+                    "vpbroadcastd xmm13, dword ptr [{y}]",
+                    "vcvtph2ps ymm13, xmm13",
+                    heads4!("{p0}"),
+                    $s0,
+                    "vmulps ymm14, ymm14, ymm13",
+                    "vmovups ymmword ptr [{scr}], ymm14",
+                    heads4!("{p4}"),
+                    $s1,
+                    "vmulps ymm14, ymm14, ymm13",
+                    "vmovups ymmword ptr [{scr} + 32], ymm14",
+                    concat!("vmovdqu ymm13, ymmword ptr [{y} + ", $y, "]"),
+                    $row!("{p0}", "0", "ymm0"),
+                    $row!("{p0} + {rs}", "8", "ymm1"),
+                    $row!("{p0} + {rs}*2", "16", "ymm2"),
+                    $row!("{p0} + {rs3}", "24", "ymm3"),
+                    $row!("{p4}", "32", "ymm4"),
+                    $row!("{p4} + {rs}", "40", "ymm5"),
+                    $row!("{p4} + {rs}*2", "48", "ymm6"),
+                    $row!("{p4} + {rs3}", "56", "ymm7"),
+                    "add {p0}, {wb}",
+                    "add {p4}, {wb}",
+                    "add {y}, {ab}",
+                    "dec {n}",
+                    "jnz 2b",
+                    p0 = inout(reg) w.as_ptr() => _,
+                    p4 = inout(reg) p4 => _,
+                    rs = in(reg) rs,
+                    rs3 = in(reg) 3 * rs,
+                    y = inout(reg) a.as_ptr() => _,
+                    n = inout(reg) rb => _,
+                    pf = inout(reg) pf => _,
+                    pfs = in(reg) pf_step,
+                    scr = in(reg) scr.as_mut_ptr(),
+                    wb = const size_of::<$w>(),
+                    ab = const size_of::<$a>(),
+                    inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2],
+                    inout("ymm3") acc[3], inout("ymm4") acc[4], inout("ymm5") acc[5],
+                    inout("ymm6") acc[6], inout("ymm7") acc[7],
+                    inout("ymm8") summs[0], inout("ymm9") summs[1],
+                    inout("ymm10") c0 => _, inout("ymm11") c1 => _,
+                    in("ymm12") ones,
+                    out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                    options(nostack),
+                );
+            }
+            (acc, summs)
+        }
+    };
 }
 
-/// One `Q8_0` tile, as [`tile_q4_1`].
-///
-/// # Safety
-/// As [`tile_q4_1`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
-    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
-    let mut acc = [_mm256_setzero_ps(); ROWS];
-    let mut scr = [0f32; 16];
-    let rs = rb * size_of::<BlockQ8_0>();
-    let (p4, ones) = (w[4 * rb..].as_ptr(), _mm256_set1_epi16(1));
-    // SAFETY: as in `tile_q4_1` (a head read is the block's `d` and its first 2 quants).
-    unsafe {
-        asm!(
-            "2:",
-            "prefetcht0 byte ptr [{pf}]",
-            "prefetcht0 byte ptr [{pf} + 64]",
-            "prefetcht0 byte ptr [{pf} + 128]",
-            "prefetcht0 byte ptr [{pf} + 192]",
-            "prefetcht0 byte ptr [{pf} + 256]",
-            "add {pf}, {pfs}",
-            // d_a in the even lanes (the odd lanes multiply ignored bytes)
-            "vpbroadcastd xmm13, dword ptr [{y}]",
-            "vcvtph2ps ymm13, xmm13",
-            heads4!("{p0}"),
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr}], ymm14",
-            heads4!("{p4}"),
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr} + 32], ymm14",
-            "vmovdqu ymm13, ymmword ptr [{y} + 2]",
-            q8_0_row!("{p0}", "0", "ymm0"),
-            q8_0_row!("{p0} + {rs}", "8", "ymm1"),
-            q8_0_row!("{p0} + {rs}*2", "16", "ymm2"),
-            q8_0_row!("{p0} + {rs3}", "24", "ymm3"),
-            q8_0_row!("{p4}", "32", "ymm4"),
-            q8_0_row!("{p4} + {rs}", "40", "ymm5"),
-            q8_0_row!("{p4} + {rs}*2", "48", "ymm6"),
-            q8_0_row!("{p4} + {rs3}", "56", "ymm7"),
-            "add {p0}, 34",
-            "add {p4}, 34",
-            "add {y}, 34",
-            "dec {n}",
-            "jnz 2b",
-            p0 = inout(reg) w.as_ptr() => _,
-            p4 = inout(reg) p4 => _,
-            rs = in(reg) rs,
-            rs3 = in(reg) 3 * rs,
-            y = inout(reg) a.as_ptr() => _,
-            n = inout(reg) rb => _,
-            pf = inout(reg) pf => _,
-            pfs = in(reg) pf_step,
-            scr = in(reg) scr.as_mut_ptr(),
-            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2], inout("ymm3") acc[3],
-            inout("ymm4") acc[4], inout("ymm5") acc[5], inout("ymm6") acc[6], inout("ymm7") acc[7],
-            out("ymm11") _,
-            in("ymm12") ones,
-            out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack),
-        );
-    }
-    (acc, [_mm256_setzero_ps(); 2])
+tile! {
+    /// One `Q4_1` tile (`ymm10` the nibble shift, `ymm11` the nibble mask).
+    tile_q4_1(BlockQ4_1, BlockQ8_1), row: q4_1_row, y: "4",
+    summs: ["vfmadd231ps ymm8, ymm14, ymm13", "vfmadd231ps ymm9, ymm14, ymm13"],
+    prefetch: ["0", "64", "128"],
+    consts: (_mm256_set_epi64x(4, 4, 0, 0), _mm256_set1_epi8(0x0F))
+}
+
+tile! {
+    /// One `Q8_0` tile (`ymm11` scratch).
+    tile_q8_0(BlockQ8_0, BlockQ8_0), row: q8_0_row, y: "2",
+    summs: ["", ""],
+    prefetch: ["0", "64", "128", "192", "256"],
+    consts: (_mm256_setzero_si256(), _mm256_setzero_si256())
 }
 
 /// The full 8-row tiles of a one-token product: rows `0..n_rows / 8 * 8` of `w` (`rb` blocks each)
