@@ -5,9 +5,10 @@
 //! with (SmolLM2: 62 % `Q4_1`, 25 % `Q8_0`). The generic tile of [`super::gemm`] computes the same
 //! values but the compiler keeps its 8 accumulators, 2 `summs` and 3 constants in 16 registers
 //! only by spilling and shuffling (about 14 instructions per row and block); here every register is
-//! assigned once (`ymm0..7` the accumulators, `ymm8..9` the `summs`, `ymm10..12` constants, the
-//! rest scratch), the rows' `d_w * d_a` go through a small stack array and come back with one
-//! broadcast load each, and a row costs 8 instructions per block.
+//! assigned once (`ymm0..7` the accumulators, `ymm8..9` the `summs`, `ymm10..12` constants (for
+//! `Q8_0` only `ymm12`; its `ymm11` is scratch), the rest scratch), the rows' `d_w * d_a` go
+//! through a small stack array and come back with one broadcast load each, and a row costs 8
+//! instructions per block.
 //!
 //! The arithmetic is the generic tile's, instruction for instruction per output (and so the
 //! spec's, `formats/legacy_lanes.rs`): per block `acc = fmadd(splat(d_w * d_a), int, acc)` with
@@ -49,6 +50,7 @@ macro_rules! q4_1_row {
     };
 }
 
+/// As [`q4_1_row`], with llama.cpp's sign trick (`ymm11` scratch).
 #[rustfmt::skip]
 macro_rules! q8_0_row {
     ($addr:literal, $scale:literal, $acc:literal) => {
