@@ -325,8 +325,14 @@ mod workers {
             // every worker that joined has returned from it.
             let job: Job = unsafe { core::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
             let epoch = s.epoch.0.load(Ordering::Relaxed).wrapping_add(1);
-            *lock(&s.job) = Some((epoch, job));
-            s.epoch.0.store(epoch, Ordering::SeqCst);
+            {
+                // The epoch is bumped before the lock is released: a worker that joins the job
+                // (under this lock) then reads this epoch or a later one, never the previous
+                // one, and so cannot mistake the job it has run for one it has not seen.
+                let mut g = lock(&s.job);
+                *g = Some((epoch, job));
+                s.epoch.0.store(epoch, Ordering::SeqCst);
+            }
             for w in &self.workers {
                 if w.sleeping.0.load(Ordering::SeqCst) {
                     w.thread.unpark();
@@ -418,9 +424,13 @@ mod workers {
                         s.active.0.fetch_add(1, Ordering::AcqRel);
                         Some(job)
                     }
+                    // The job this worker has run is still open: nothing new.
+                    Some(_) => None,
                     // Remember the epoch that woke us, not a newer one: a job published
-                    // since then must still be seen as new.
-                    _ => {
+                    // since then must still be seen as new. (`seen` never goes back: a job is
+                    // published with its epoch under this lock, so `woken_by`, read after this
+                    // worker last joined, is at least the epoch it joined.)
+                    None => {
                         seen = woken_by;
                         None
                     }
