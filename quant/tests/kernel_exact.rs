@@ -139,6 +139,31 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
     }
 }
 
+/// [`gemm_same_bits`] at the shapes where the batch kernels change how they work: rows as long as
+/// their scratch holds and one block longer, and more tokens than one chunk of their converted
+/// activation scales (AVX2: 4096 f32, 8 per token tile and block).
+fn gemm_batches_same_bits<F: Format + Dispatch>(tier: Tier) {
+    let Some(k) = tier_kernels(tier, &format!("{} gemm batch bits", F::TYPE)) else { return };
+    let Some(gemm) = F::gemm(k) else { return };
+    let (ws, as_) = scales::<F>();
+    let mut rng = Rng::new(0xba7c ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
+    for (rb, n_rows, n_tok) in [(128, 3, 21), (129, 2, 5), (18, 5, 130), (1, 2, 2051), (2, 4, 1030)] {
+        let stride = n_rows + 1;
+        let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
+        let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
+        let mut got = want.clone();
+        gemm_by_dot::<F>(F::dot(&Kernels::SCALAR), &w, &a, rb, &mut want, stride);
+        gemm(&w, &a, rb, &mut got, stride);
+        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
+                "{} {tier} gemm: {rb} blocks/row, {n_rows} rows, {n_tok} tokens: out[{i}] = {g:e}, spec {e:e}",
+                F::TYPE
+            );
+        }
+    }
+}
+
 macro_rules! exact_tests {
     ($($m:ident: $F:ty),* $(,)?) => {$(
         mod $m {
@@ -155,6 +180,12 @@ macro_rules! exact_tests {
             fn gemm_neon() { gemm_same_bits::<$F>(Tier::Neon) }
             #[test]
             fn gemm_dotprod() { gemm_same_bits::<$F>(Tier::Dotprod) }
+            #[test]
+            fn gemm_batches_avx2() { gemm_batches_same_bits::<$F>(Tier::Avx2) }
+            #[test]
+            fn gemm_batches_neon() { gemm_batches_same_bits::<$F>(Tier::Neon) }
+            #[test]
+            fn gemm_batches_dotprod() { gemm_batches_same_bits::<$F>(Tier::Dotprod) }
             #[test]
             fn gemm_scalar_is_none() { assert!(<$F as Dispatch>::gemm(&Kernels::SCALAR).is_none()) }
         }

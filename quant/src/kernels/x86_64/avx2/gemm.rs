@@ -267,3 +267,29 @@ pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &
         by_tiles::<L, 2, 4>(ops, w, a, rb, out, stride)
     }
 }
+
+/// [`gemm`] for the outputs outside rows `0..rows_done` x tokens `0..toks_done`, which a faster
+/// kernel has computed (nothing done: everything).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn gemm_rest<L: Legacy>(
+    ops: &L,
+    w: &[L::X],
+    a: &[L::Y],
+    rb: usize,
+    out: &mut [f32],
+    stride: usize,
+    (rows_done, toks_done): (usize, usize),
+) {
+    if rows_done == 0 || toks_done == 0 {
+        return gemm(ops, w, a, rb, out, stride);
+    }
+    // the last tokens against the rows done, then the last rows against every token
+    if toks_done * rb < a.len() {
+        gemm(ops, &w[..rows_done * rb], &a[toks_done * rb..], rb, &mut out[toks_done * stride..], stride);
+    }
+    if rows_done * rb < w.len() {
+        gemm(ops, &w[rows_done * rb..], a, rb, &mut out[rows_done..], stride);
+    }
+}

@@ -27,6 +27,7 @@
 //! - the quantizers are bit-identical to the spec for every input (`q8_0`/`q8_1`: llama.cpp's AVX2
 //!   activation quantizers).
 
+mod batch;
 mod bf16;
 mod decode;
 mod f16;

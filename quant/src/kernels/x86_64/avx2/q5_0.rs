@@ -7,6 +7,7 @@
 use core::arch::x86_64::*;
 use core::marker::PhantomData;
 
+use super::batch;
 use super::gemm::{self, Legacy, Ops};
 use super::util::{bytes_from_bits_32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
 use crate::formats::q5_0::BlockQ5_0;
@@ -58,5 +59,9 @@ unsafe fn dot_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    gemm::gemm(&ops(), w, a, rb, out, stride)
+    // batches in the 2 x 4 tiles of `batch` (its `int` is the sign trick on `expand` and the
+    // activation quants, as `ops` has it), the rest in the generic tiles
+    let ops = ops();
+    let done = batch::gemm(&ops, w, a, rb, out, stride);
+    gemm::gemm_rest(&ops, w, a, rb, out, stride, done)
 }

@@ -6,6 +6,7 @@
 
 use core::marker::PhantomData;
 
+use super::batch;
 use super::decode;
 use super::gemm::{self, Legacy, Ops};
 use super::util::{load_i8, mul_sum_i8_pairs_float};
@@ -52,7 +53,14 @@ unsafe fn dot_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm`].
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm_avx2(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
-    // one token: the full 8-row tiles in `decode`, the last rows here
-    let done = if a.len() == rb { decode::q8_0(w, a, rb, out) } else { 0 };
-    gemm::gemm(&ops(), &w[done * rb..], a, rb, &mut out[done..], stride)
+    let ops = ops();
+    if a.len() == rb {
+        // one token: the full 8-row tiles in `decode`, the last rows here
+        let done = decode::q8_0(w, a, rb, out);
+        return gemm::gemm(&ops, &w[done * rb..], a, rb, &mut out[done..], stride);
+    }
+    // batches in the 2 x 4 tiles of `batch` (its `int` is the sign trick on `expand` and the
+    // activation quants, as `ops` has it), the rest in the generic tiles
+    let done = batch::gemm(&ops, w, a, rb, out, stride);
+    gemm::gemm_rest(&ops, w, a, rb, out, stride, done)
 }

@@ -54,6 +54,15 @@ pub(super) fn store_i8<const N: usize>(a: &mut [i8; N], off: usize, v: __m256i) 
     unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
 }
 
+/// Stores `v` to `s[..32]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn store_si256(s: &mut [u8], v: __m256i) {
+    let s = &mut s[..32];
+    // SAFETY: `s` is 32 writable bytes (checked by the slice index); storeu needs no alignment.
+    unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
+}
+
 /// Loads `s[..8]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
