@@ -246,13 +246,16 @@ pub(crate) fn forward(
             n,
             &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
         )?;
-        match c.flags.ffn_act {
-            FfnActivation::Silu => swiglu(model.kernels, &mut gate[..n * n_ff], &up[..n * n_ff], n_ff),
-            FfnActivation::GeluTanh => match gelu {
-                Some(t) => t.geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
-                None => geglu(&mut gate[..n * n_ff], &up[..n * n_ff]),
-            },
-        }
+        // the gated activation, elementwise: a batch's rows on the pool's threads
+        let (up, gelu) = (&up[..n * n_ff], gelu.as_ref());
+        pool.split_mut(&mut gate[..n * n_ff], n_ff, &|rows, g| {
+            let u = &up[rows.start * n_ff..rows.end * n_ff];
+            match (c.flags.ffn_act, gelu) {
+                (FfnActivation::Silu, _) => swiglu(model.kernels, g, u, n_ff),
+                (FfnActivation::GeluTanh, Some(t)) => t.geglu_with(model.kernels, g, u),
+                (FfnActivation::GeluTanh, None) => geglu(g, u),
+            }
+        });
         qin.invalidate();
         qin.matmul(&w.ffn_down, gate, n, &mut xn[..n * n_embd])?;
         if let Some(pn) = w.ffn_post_norm {

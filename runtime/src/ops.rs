@@ -166,41 +166,59 @@ pub fn geglu(gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// ggml's GELU table (`ggml_table_gelu_f16`): `f16(gelu_tanh(h))` for every f16 `h`, 128 KiB,
-/// built once per session of a GELU model. [`GeluTable::geglu`] gives the bits of [`geglu`]
-/// with a table lookup instead of a `tanhf` per value, as ggml's CPU backend does.
+/// ggml's GELU table (`ggml_table_gelu_f16`): `f16(gelu_tanh(h))` for every f16 `h` (kept as the
+/// f32 it converts to, 256 KiB, so a lookup needs no conversion back), built once per session of a
+/// GELU model. [`GeluTable::geglu`] gives the bits of [`geglu`] with a table lookup instead of a
+/// `tanhf` per value, as ggml's CPU backend does.
 #[derive(Clone, Debug)]
-pub struct GeluTable(alloc::vec::Vec<u16>);
+pub struct GeluTable(alloc::vec::Vec<f32>);
 
 impl GeluTable {
     /// Bytes of the table.
-    pub const BYTES: usize = (1 << 16) * 2;
+    pub const BYTES: usize = (1 << 16) * 4;
 
     /// Fill the table (65 536 `tanhf`).
     pub fn new() -> crate::error::Result<Self> {
-        let mut t: alloc::vec::Vec<u16> = crate::error::zeroed(1 << 16, "the GELU table")?;
+        let mut t: alloc::vec::Vec<f32> = crate::error::zeroed(1 << 16, "the GELU table")?;
         for (i, v) in t.iter_mut().enumerate() {
-            *v = f32_to_f16(gelu_tanh(half::f16::from_bits(i as u16).to_f32())).to_bits();
+            *v = f32_to_f16(gelu_tanh(half::f16::from_bits(i as u16).to_f32())).to_f32();
         }
         Ok(Self(t))
     }
 
-    /// [`gelu_ggml`] through the table.
+    /// The table's value for `x` already rounded to f16 (`h`), with ggml's cut-offs at ±10.
     #[inline]
-    pub fn gelu(&self, x: f32) -> f32 {
+    fn lookup(&self, x: f32, h: half::f16) -> f32 {
         if x <= -10.0 {
             0.0
         } else if x >= 10.0 {
             x
         } else {
-            half::f16::from_bits(self.0[usize::from(f32_to_f16(x).to_bits())]).to_f32()
+            self.0[usize::from(h.to_bits())]
         }
+    }
+
+    /// [`gelu_ggml`] through the table.
+    #[inline]
+    pub fn gelu(&self, x: f32) -> f32 {
+        self.lookup(x, f32_to_f16(x))
     }
 
     /// [`geglu`] through the table: the same bits.
     pub fn geglu(&self, gate: &mut [f32], up: &[f32]) {
-        for (g, &u) in gate.iter_mut().zip(up) {
-            *g = self.gelu(*g) * u;
+        self.geglu_with(&Kernels::SCALAR, gate, up);
+    }
+
+    /// [`GeluTable::geglu`] with the f32 -> f16 roundings done by `kernels` (F16C on x86-64, the
+    /// same bits on every tier), 64 values at a time.
+    pub fn geglu_with(&self, kernels: &Kernels, gate: &mut [f32], up: &[f32]) {
+        let mut h = [half::f16::ZERO; 64];
+        for (g, u) in gate.chunks_mut(64).zip(up.chunks(64)) {
+            let h = &mut h[..g.len()];
+            (kernels.quantize_f16)(g, h);
+            for ((g, &u), &h) in g.iter_mut().zip(u).zip(h.iter()) {
+                *g = self.lookup(*g, h) * u;
+            }
         }
     }
 }
@@ -397,5 +415,24 @@ mod tests {
         geglu(&mut g, &up);
         t.geglu(&mut h, &up);
         assert_eq!(g, h);
+        // every tier's f16 rounding, over every f16 value and chunk boundaries
+        let x: alloc::vec::Vec<f32> =
+            (0..=u16::MAX).map(|i| half::f16::from_bits(i).to_f32()).chain([1e30, -9.999]).collect();
+        let up: alloc::vec::Vec<f32> = (0..x.len()).map(|i| 1.0 + (i % 7) as f32 * 0.25).collect();
+        let mut want = x.clone();
+        geglu(&mut want, &up);
+        for k in emberlm_quant::Tier::ALL.into_iter().filter_map(Kernels::for_tier) {
+            for len in [x.len(), 1, 63, 65, 200] {
+                let mut got = x[..len].to_vec();
+                t.geglu_with(k, &mut got, &up[..len]);
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{} {i}: {a} vs {b}",
+                        k.tier
+                    );
+                }
+            }
+        }
     }
 }
