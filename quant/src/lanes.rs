@@ -143,38 +143,56 @@ pub fn dot_f32(x: &[f32], y: &[f32], order: DotOrder) -> f32 {
 /// An attention dot product, as stored in the [`Kernels`](crate::Kernels) tables.
 pub type LaneDotFn<T> = fn(&[T], &[T], DotOrder) -> f32;
 
-/// Attention's products of many rows with one vector, as stored in the
-/// [`Kernels`](crate::Kernels) tables: `f(x, stride, y, order, out)` sets `out[r]` to the dot
-/// product in `order` of row `r` (`x[r * stride..r * stride + y.len()]`) with `y`, for every
-/// `r < out.len()` (the keys of one head against its query; the value rows of one head against
-/// the probabilities). Each value is the same bits as the single dot product.
-pub type LaneRowsFn<T> = fn(&[T], usize, &[T], DotOrder, &mut [f32]);
+/// Attention's products of many rows with one or more vectors, as stored in the
+/// [`Kernels`](crate::Kernels) tables: `f(x, stride, y, n_y, order, out)`, where `y` holds `n_y`
+/// vectors of `m = y.len() / n_y` values one after the other, sets `out[j * n_rows + r]` (with
+/// `n_rows = out.len() / n_y`) to the dot product in `order` of row `r`
+/// (`x[r * stride..r * stride + m]`) with vector `j`: the keys of one KV head against the
+/// queries of its group of heads; the value rows against their probabilities. Each value is the
+/// same bits as the single dot product.
+pub type LaneRowsFn<T> = fn(&[T], usize, &[T], usize, DotOrder, &mut [f32]);
 
-/// Checks the operands of a [`LaneRowsFn`]: `x` holds `out.len()` rows of `y.len()` values
-/// `stride` apart.
+/// Checks the operands of a [`LaneRowsFn`] and returns `(m, n_rows)`: `y` is `n_y >= 1`
+/// vectors of `m` values, `out` `n_y` times `n_rows` values, `x` holds `n_rows` rows of `m`
+/// values `stride` apart.
 ///
 /// # Panics
-/// If `x` is too short for the rows (or `stride < y.len()` with more than one row).
+/// If `n_y` is 0 or does not divide `y` and `out`, or `x` is too short for the rows (or
+/// `stride < m` with more than one row).
 #[inline]
-pub fn check_rows<T>(x: &[T], stride: usize, y: &[T], out: &[f32]) {
-    if let Some(last) = out.len().checked_sub(1) {
-        assert!(last == 0 || stride >= y.len(), "lane rows: overlapping rows");
-        assert!(x.len() >= last * stride + y.len(), "lane rows: too few values");
+pub fn check_rows<T>(x: &[T], stride: usize, y: &[T], n_y: usize, out: &[f32]) -> (usize, usize) {
+    assert!(n_y > 0 && y.len() % n_y == 0 && out.len() % n_y == 0, "lane rows: {n_y} vectors");
+    let (m, n_rows) = (y.len() / n_y, out.len() / n_y);
+    if let Some(last) = n_rows.checked_sub(1) {
+        assert!(last == 0 || stride >= m, "lane rows: overlapping rows");
+        assert!(x.len() >= last * stride + m, "lane rows: too few values");
+    }
+    (m, n_rows)
+}
+
+/// A [`LaneRowsFn`] by one `dot` per row and vector.
+#[inline]
+pub fn rows_by<T>(
+    dot: LaneDotFn<T>,
+    x: &[T],
+    stride: usize,
+    y: &[T],
+    n_y: usize,
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    let (m, n_rows) = check_rows(x, stride, y, n_y, out);
+    for j in 0..n_y {
+        let yj = &y[j * m..(j + 1) * m];
+        for (r, o) in out[j * n_rows..(j + 1) * n_rows].iter_mut().enumerate() {
+            *o = dot(&x[r * stride..r * stride + m], yj, order);
+        }
     }
 }
 
-/// A [`LaneRowsFn`] by one `dot` per row.
-#[inline]
-pub fn rows_by<T>(dot: LaneDotFn<T>, x: &[T], stride: usize, y: &[T], order: DotOrder, out: &mut [f32]) {
-    check_rows(x, stride, y, out);
-    for (r, o) in out.iter_mut().enumerate() {
-        *o = dot(&x[r * stride..r * stride + y.len()], y, order);
-    }
-}
-
-/// The spec of the f16 [`LaneRowsFn`]: [`dot_f16`] per row.
-pub fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
-    rows_by(dot_f16, x, stride, y, order, out)
+/// The spec of the f16 [`LaneRowsFn`]: [`dot_f16`] per row and vector.
+pub fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], n_y: usize, order: DotOrder, out: &mut [f32]) {
+    rows_by(dot_f16, x, stride, y, n_y, order, out)
 }
 
 #[cfg(test)]

@@ -91,27 +91,34 @@ fn lanes_dot_f16_is_bit_identical_on_every_tier() {
     }
 }
 
-/// The many-rows products (`Kernels::lanes_dot_f16_rows`): every row the spec's single dot,
-/// for row counts around the kernels' 4-row tiles and strides wider than the rows.
+/// The many-rows products (`Kernels::lanes_dot_f16_rows`): every row and vector the spec's
+/// single dot, for row counts around the kernels' tiles (3 and 4 rows), 1 to 6 vectors (the
+/// query heads of a KV group) and strides wider than the rows.
 #[test]
 fn lanes_dot_f16_rows_is_the_dot_of_every_row_on_every_tier() {
     let tiers = supported_tiers("lanes_parity");
     for (name, gen_value) in families() {
         let mut rng = Rng(0xA076_1D64_78BD_642F ^ name.len() as u64);
         for &n in LENGTHS.iter().filter(|&&n| n <= 257) {
-            for n_rows in [0, 1, 3, 4, 5, 8, 11] {
-                let stride = n + (rng.next_u64() % 5) as usize;
-                let len = if n_rows == 0 { 0 } else { (n_rows - 1) * stride + n };
-                let x: Vec<f16> = (0..len).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
-                let y: Vec<f16> = (0..n).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
-                for o in ORDERS {
-                    let want: Vec<f32> =
-                        (0..n_rows).map(|r| lanes::dot_f16(&x[r * stride..r * stride + n], &y, o)).collect();
-                    for k in &tiers {
-                        let mut got = vec![f32::NAN; n_rows];
-                        (k.lanes_dot_f16_rows)(&x, stride, &y, o, &mut got);
-                        for (&w, &g) in want.iter().zip(&got) {
-                            assert_same_bits(name, k.tier, n, w, g);
+            for n_rows in [0, 1, 2, 3, 4, 5, 7, 8, 11] {
+                for n_y in [1, 2, 3, 4, 6] {
+                    let stride = n + (rng.next_u64() % 5) as usize;
+                    let len = if n_rows == 0 { 0 } else { (n_rows - 1) * stride + n };
+                    let x: Vec<f16> = (0..len).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+                    let y: Vec<f16> = (0..n * n_y).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+                    for o in ORDERS {
+                        let want: Vec<f32> = (0..n_y * n_rows)
+                            .map(|i| {
+                                let (j, r) = (i / n_rows, i % n_rows);
+                                lanes::dot_f16(&x[r * stride..r * stride + n], &y[j * n..(j + 1) * n], o)
+                            })
+                            .collect();
+                        for k in &tiers {
+                            let mut got = vec![f32::NAN; n_y * n_rows];
+                            (k.lanes_dot_f16_rows)(&x, stride, &y, n_y, o, &mut got);
+                            for (&w, &g) in want.iter().zip(&got) {
+                                assert_same_bits(name, k.tier, n, w, g);
+                            }
                         }
                     }
                 }
@@ -125,7 +132,15 @@ fn lanes_dot_f16_rows_is_the_dot_of_every_row_on_every_tier() {
 fn lanes_dot_f16_rows_short_operand_panics() {
     let k = Kernels::best();
     let mut out = [0f32; 3];
-    (k.lanes_dot_f16_rows)(&[f16::ONE; 20], 8, &[f16::ONE; 8], DotOrder::Tinyblas, &mut out);
+    (k.lanes_dot_f16_rows)(&[f16::ONE; 20], 8, &[f16::ONE; 8], 1, DotOrder::Tinyblas, &mut out);
+}
+
+#[test]
+#[should_panic(expected = "vectors")]
+fn lanes_dot_f16_rows_uneven_vectors_panic() {
+    let k = Kernels::best();
+    let mut out = [0f32; 4];
+    (k.lanes_dot_f16_rows)(&[f16::ONE; 64], 8, &[f16::ONE; 9], 2, DotOrder::Tinyblas, &mut out);
 }
 
 #[test]

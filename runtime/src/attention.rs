@@ -40,6 +40,7 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
+use emberlm_models::ModelConfig;
 use emberlm_models::arch::LayerSpec;
 use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
 use emberlm_quant::lanes::DotOrder;
@@ -50,8 +51,9 @@ use crate::error::{Result, zeroed};
 use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
 
-/// Per-token attention scratch: scores over the context, their f16 copy, an f16 and a q8_0
-/// query head, one dequantized value row.
+/// Per-token attention scratch: for the query heads of one KV head (its group), their scores
+/// over the context, their f16 copies, their f16 query heads; a q8_0 query head, one dequantized
+/// value row.
 #[derive(Clone, Debug)]
 pub(crate) struct AttnScratch {
     scores: Vec<f32>,
@@ -61,22 +63,25 @@ pub(crate) struct AttnScratch {
     vrow: Vec<f32>,
 }
 
+/// The most query heads any layer of `config` has per KV head.
+pub(crate) fn max_group(config: &ModelConfig) -> usize {
+    config.layers.iter().map(|l| l.n_head / l.n_head_kv.max(1)).max().unwrap_or(1).max(1)
+}
+
 impl AttnScratch {
-    pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> Result<Self> {
+    pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize, group: usize) -> Result<Self> {
         Ok(Self {
-            scores: zeroed(n_ctx.next_multiple_of(8), "attention scores")?,
-            probs16: zeroed(n_ctx, "attention scores")?,
-            q16: zeroed(head_dim, "attention scores")?,
+            scores: zeroed(group * n_ctx.next_multiple_of(8), "attention scores")?,
+            probs16: zeroed(group * n_ctx, "attention scores")?,
+            q16: zeroed(group * head_dim, "attention scores")?,
             q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
             vrow: zeroed(head_dim_v, "attention scores")?,
         })
     }
 
     /// Bytes [`AttnScratch::new`] allocates.
-    pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize) -> usize {
-        n_ctx.next_multiple_of(8) * 4
-            + n_ctx * 2
-            + head_dim * 2
+    pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize, group: usize) -> usize {
+        group * (n_ctx.next_multiple_of(8) * 4 + n_ctx * 2 + head_dim * 2)
             + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
             + head_dim_v * 4
     }
@@ -132,61 +137,92 @@ pub(crate) fn attend(
     };
     let (kq_f32, kqv_f32) = (DotOrder::VecDot, kqv_f16);
     let n8 = n.next_multiple_of(8);
-    for h in heads {
+    // the heads of one KV head (a group, or the part of it in `heads`) together: they share
+    // their keys and value rows
+    let mut h = heads.start;
+    while h < heads.end {
         let kvh = h / group;
-        let qh = &q[h * hd..(h + 1) * hd];
-        let scores = &mut s.scores[..n];
+        let hs = h..((kvh + 1) * group).min(heads.end);
+        let ng = hs.len();
+        // the scores of head `hs.start + i` in `s.scores[i * n8..][..n]`
         match &layer.k {
             KvBuf::F16(k) => {
-                (kernels.quantize_f16)(qh, &mut s.q16[..hd]);
-                (kernels.lanes_dot_f16_rows)(&k[kvh * hd..], layer.k_dim, &s.q16[..hd], kq_f16, scores);
+                let q16 = &mut s.q16[..ng * hd];
+                for (qi, hh) in q16.chunks_exact_mut(hd).zip(hs.clone()) {
+                    (kernels.quantize_f16)(&q[hh * hd..(hh + 1) * hd], qi);
+                }
+                (kernels.lanes_dot_f16_rows)(
+                    &k[kvh * hd..],
+                    layer.k_dim,
+                    q16,
+                    ng,
+                    kq_f16,
+                    &mut s.scores[..ng * n],
+                );
+                // from rows of n to rows of n8, the last first (the rows move right)
+                for i in (1..ng).rev() {
+                    s.scores.copy_within(i * n..(i + 1) * n, i * n8);
+                }
             }
             KvBuf::F32(k) => {
-                for (j, sc) in scores.iter_mut().enumerate() {
-                    let off = j * layer.k_dim + kvh * hd;
-                    *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh, kq_f32);
+                for (i, hh) in hs.clone().enumerate() {
+                    let qh = &q[hh * hd..(hh + 1) * hd];
+                    for (j, sc) in s.scores[i * n8..i * n8 + n].iter_mut().enumerate() {
+                        let off = j * layer.k_dim + kvh * hd;
+                        *sc = (kernels.lanes_dot_f32)(&k[off..off + hd], qh, kq_f32);
+                    }
                 }
             }
             KvBuf::Q8_0(k) => {
                 let nb = hd / Q8_0::ELEMS;
-                let q8 = &mut s.q8[..nb];
-                quantize_activations(qh, q8);
                 let row = layer.k_dim / Q8_0::ELEMS;
-                for (j, sc) in scores.iter_mut().enumerate() {
-                    let off = j * row + kvh * nb;
-                    *sc = (kernels.dot_q8_0)(&k[off..off + nb], q8);
+                for (i, hh) in hs.clone().enumerate() {
+                    let q8 = &mut s.q8[..nb];
+                    quantize_activations(&q[hh * hd..(hh + 1) * hd], q8);
+                    for (j, sc) in s.scores[i * n8..i * n8 + n].iter_mut().enumerate() {
+                        let off = j * row + kvh * nb;
+                        *sc = (kernels.dot_q8_0)(&k[off..off + nb], q8);
+                    }
                 }
             }
         }
-        s.scores[n..n8].fill(f32::NEG_INFINITY);
-        softmax_scaled(kernels, &mut s.scores[..n8], shape.scale);
-        let scores = &s.scores[..n];
-        let oh = &mut out[(h - h0) * hdv..(h - h0 + 1) * hdv];
+        for sc in s.scores[..ng * n8].chunks_exact_mut(n8) {
+            sc[n..].fill(f32::NEG_INFINITY);
+            softmax_scaled(kernels, sc, shape.scale);
+        }
+        let og = &mut out[(hs.start - h0) * hdv..(hs.end - h0) * hdv];
         match &layer.v {
             KvBuf::F16(v) => {
-                let p16 = &mut s.probs16[..n];
-                (kernels.quantize_f16)(scores, p16);
-                (kernels.lanes_dot_f16_rows)(&v[kvh * hdv * cap..], cap, p16, kqv_f16, oh);
+                let p16 = &mut s.probs16[..ng * n];
+                for (p, sc) in p16.chunks_exact_mut(n).zip(s.scores.chunks_exact(n8)) {
+                    (kernels.quantize_f16)(&sc[..n], p);
+                }
+                (kernels.lanes_dot_f16_rows)(&v[kvh * hdv * cap..], cap, p16, ng, kqv_f16, og);
             }
             KvBuf::F32(v) => {
-                for (i, o) in oh.iter_mut().enumerate() {
-                    let row = (kvh * hdv + i) * cap;
-                    *o = (kernels.lanes_dot_f32)(&v[row..row + n], scores, kqv_f32);
+                for (oh, sc) in og.chunks_exact_mut(hdv).zip(s.scores.chunks_exact(n8)) {
+                    for (i, o) in oh.iter_mut().enumerate() {
+                        let row = (kvh * hdv + i) * cap;
+                        *o = (kernels.lanes_dot_f32)(&v[row..row + n], &sc[..n], kqv_f32);
+                    }
                 }
             }
             KvBuf::Q8_0(v) => {
                 let nb = hdv / Q8_0::ELEMS;
                 let row = layer.v_dim / Q8_0::ELEMS;
                 let vrow = &mut s.vrow[..hdv];
-                oh.fill(0.0);
-                for (j, &p) in scores.iter().enumerate() {
-                    let off = j * row + kvh * nb;
-                    Q8_0::dequantize(&v[off..off + nb], vrow);
-                    for (o, &x) in oh.iter_mut().zip(vrow.iter()) {
-                        *o += p * x;
+                for (oh, sc) in og.chunks_exact_mut(hdv).zip(s.scores.chunks_exact(n8)) {
+                    oh.fill(0.0);
+                    for (j, &p) in sc[..n].iter().enumerate() {
+                        let off = j * row + kvh * nb;
+                        Q8_0::dequantize(&v[off..off + nb], vrow);
+                        for (o, &x) in oh.iter_mut().zip(vrow.iter()) {
+                            *o += p * x;
+                        }
                     }
                 }
             }
         }
+        h = hs.end;
     }
 }

@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 
-use crate::attention::{AttnScratch, AttnShape, attend};
+use crate::attention::{AttnScratch, AttnShape, attend, max_group};
 use crate::error::{Result, zeroed};
 use crate::kv::KvCache;
 use crate::matmul::QuantizedInput;
@@ -74,7 +74,8 @@ impl Scratch {
             attn_scratch: alloc::vec![AttnScratch::new(
                 plan.n_ctx,
                 model.config().head_dim,
-                model.config().head_dim_v
+                model.config().head_dim_v,
+                max_group(model.config()),
             )?],
             pool: Pool::single(),
         })
@@ -85,7 +86,7 @@ impl Scratch {
     pub(crate) fn set_pool(&mut self, model: &Model<'_>, plan: &MemoryPlan, pool: Pool) -> Result<()> {
         let c = model.config();
         while self.attn_scratch.len() < pool.n_threads() {
-            self.attn_scratch.push(AttnScratch::new(plan.n_ctx, c.head_dim, c.head_dim_v)?);
+            self.attn_scratch.push(AttnScratch::new(plan.n_ctx, c.head_dim, c.head_dim_v, max_group(c))?);
         }
         self.pool = pool;
         Ok(())

@@ -6,7 +6,7 @@ use emberlm_models::ModelConfig;
 use emberlm_models::arch::FfnActivation;
 use emberlm_quant::QuantType;
 
-use crate::attention::AttnScratch;
+use crate::attention::{AttnScratch, max_group};
 use crate::error::{Error, Result};
 use crate::kv::{KvCache, KvType};
 use crate::matmul::activation_row_bytes;
@@ -106,7 +106,7 @@ impl MemoryPlan {
             kv_bytes_full: KvCache::bytes_full(config, n_ctx, kv_type),
             scratch_f32: dims.per_token().checked_mul(n_batch).ok_or_else(|| overflow("activations"))?,
             act_bytes: act_bytes.div_ceil(4) * 4,
-            attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v),
+            attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v, max_group(config)),
             rope_bytes: config.head_dim * 4,
             table_bytes: match config.flags.ffn_act {
                 FfnActivation::GeluTanh => GeluTable::BYTES,

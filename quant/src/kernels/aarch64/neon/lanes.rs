@@ -139,6 +139,13 @@ pub(crate) fn dot_f16(x: &[f16], y: &[f16], order: DotOrder) -> f32 {
 }
 
 /// [`dot_f16`] for many rows ([`crate::lanes::LaneRowsFn`]).
-pub(crate) fn dot_f16_rows(x: &[f16], stride: usize, y: &[f16], order: DotOrder, out: &mut [f32]) {
-    crate::lanes::rows_by(dot_f16, x, stride, y, order, out)
+pub(crate) fn dot_f16_rows(
+    x: &[f16],
+    stride: usize,
+    y: &[f16],
+    n_y: usize,
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    crate::lanes::rows_by(dot_f16, x, stride, y, n_y, order, out)
 }
