@@ -51,9 +51,9 @@ use crate::error::{Result, zeroed};
 use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
 
-/// Per-token attention scratch: for the query heads of one KV head (its group), their scores
+/// One thread's attention scratch: for the query heads of one KV head (its group), their scores
 /// over the context, their f16 copies, their f16 query heads; a q8_0 query head, one dequantized
-/// value row.
+/// value row; a RoPE cache.
 #[derive(Clone, Debug)]
 pub(crate) struct AttnScratch {
     scores: Vec<f32>,
@@ -61,6 +61,8 @@ pub(crate) struct AttnScratch {
     q16: Vec<f16>,
     q8: Vec<BlockQ8_0>,
     vrow: Vec<f32>,
+    /// A RoPE cache (`head_dim` values) for the thread's share of a batch's rows.
+    rope: Vec<f32>,
 }
 
 /// The most query heads any layer of `config` has per KV head.
@@ -76,6 +78,7 @@ impl AttnScratch {
             q16: zeroed(group * head_dim, "attention scores")?,
             q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
             vrow: zeroed(head_dim_v, "attention scores")?,
+            rope: zeroed(head_dim, "the RoPE cache")?,
         })
     }
 
@@ -84,6 +87,12 @@ impl AttnScratch {
         group * (n_ctx.next_multiple_of(8) * 4 + n_ctx * 2 + head_dim * 2)
             + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
             + head_dim_v * 4
+            + head_dim * 4
+    }
+
+    /// The thread's RoPE cache (`head_dim` values).
+    pub(crate) fn rope_cache(&mut self) -> &mut [f32] {
+        &mut self.rope
     }
 }
 

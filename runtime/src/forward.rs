@@ -22,8 +22,8 @@ use crate::model::Model;
 use emberlm_models::arch::FfnActivation;
 
 use crate::ops::{
-    GeluTable, RopeParams, add_assign, geglu, rms_norm, rms_norm_inplace, rope_apply, rope_cache, scale,
-    softcap, swiglu,
+    GeluTable, RopeParams, add_assign, add_rms_normed, geglu, rms_norm, rms_norm_inplace, rope_apply,
+    rope_cache, scale, softcap, swiglu,
 };
 use crate::plan::{MemoryPlan, ScratchDims};
 use crate::threads::Pool;
@@ -164,10 +164,7 @@ pub(crate) fn forward(
         let (q_dim, k_dim, v_dim, n_ff) = (c.q_dim(il), c.k_dim(il), c.v_dim(il), spec.n_ff);
 
         // Attention block.
-        for t in 0..n {
-            let r = t * n_embd..(t + 1) * n_embd;
-            rms_norm(&x[r.clone()], w.attn_norm, eps, &mut xn[r]);
-        }
+        norm_rows(pool, x, w.attn_norm, eps, &mut xn[..n * n_embd]);
         qin.invalidate();
         qin.matmul_group(
             &[&w.wq, &w.wk, &w.wv],
@@ -191,11 +188,26 @@ pub(crate) fn forward(
         // slots it may see, so later tokens' keys change nothing); a ring that wraps within the
         // batch goes token by token, store then attend. Same bits either way.
         let parallel = n > 1 && pool.n_threads() > 1 && pos0 + n <= kv.layers[il].cap;
-        for t in 0..n {
+        let (q_norm, k_norm) = match (w.q_norm, w.k_norm) {
+            (Some(qn), Some(kn)) => (Some(qn), Some(kn)),
+            _ => (None, None),
+        };
+        if parallel {
+            // the tokens' query and key heads normed and rotated on the pool's threads, then
+            // the keys and values stored (the same per-row arithmetic as below)
+            let prep = RowPrep { rp: &rp, hd, eps, pos0 };
+            prep.run(pool, attn_scratch, &mut q[..n * q_dim], q_dim, q_norm, q_scale);
+            prep.run(pool, attn_scratch, &mut k[..n * k_dim], k_dim, k_norm, None);
+            for t in 0..n {
+                let kt = &k[t * k_dim..(t + 1) * k_dim];
+                kv.store(model.kernels, il, pos0 + t, kt, &v[t * v_dim..(t + 1) * v_dim]);
+            }
+        }
+        for t in (0..n).filter(|_| !parallel) {
             let pos = pos0 + t;
             let qt = &mut q[t * q_dim..(t + 1) * q_dim];
             let kt = &mut k[t * k_dim..(t + 1) * k_dim];
-            if let (Some(qn), Some(kn)) = (w.q_norm, w.k_norm) {
+            if let (Some(qn), Some(kn)) = (q_norm, k_norm) {
                 qt.chunks_exact_mut(hd).for_each(|head| rms_norm_inplace(head, qn, eps));
                 kt.chunks_exact_mut(hd).for_each(|head| rms_norm_inplace(head, kn, eps));
             }
@@ -213,7 +225,7 @@ pub(crate) fn forward(
                 pool.split_mut_with(&mut attn[..o_dim], c.head_dim_v, attn_scratch, &|heads, part, sc| {
                     attend(model.kernels, kv, il, &shape, qt, pos, heads, sc, part, false);
                 });
-            } else if !parallel {
+            } else {
                 let out = &mut attn[t * o_dim..(t + 1) * o_dim];
                 let heads = 0..shape.n_head;
                 attend(model.kernels, kv, il, &shape, qt, pos, heads, &mut attn_scratch[0], out, n > 1);
@@ -230,16 +242,10 @@ pub(crate) fn forward(
         }
         qin.invalidate();
         qin.matmul(&w.wo, attn, n, &mut xn[..n * n_embd])?;
-        if let Some(pn) = w.attn_post_norm {
-            xn[..n * n_embd].chunks_exact_mut(n_embd).for_each(|row| rms_norm_inplace(row, pn, eps));
-        }
-        add_assign(&mut x[..n * n_embd], &xn[..n * n_embd]);
+        residual(pool, &mut x[..n * n_embd], &xn[..n * n_embd], n_embd, w.attn_post_norm, eps);
 
         // Feed-forward block.
-        for t in 0..n {
-            let r = t * n_embd..(t + 1) * n_embd;
-            rms_norm(&x[r.clone()], w.ffn_norm, eps, &mut xn[r]);
-        }
+        norm_rows(pool, x, w.ffn_norm, eps, &mut xn[..n * n_embd]);
         qin.invalidate();
         qin.matmul_group(
             &[&w.ffn_gate, &w.ffn_up],
@@ -259,10 +265,7 @@ pub(crate) fn forward(
         });
         qin.invalidate();
         qin.matmul(&w.ffn_down, gate, n, &mut xn[..n * n_embd])?;
-        if let Some(pn) = w.ffn_post_norm {
-            xn[..n * n_embd].chunks_exact_mut(n_embd).for_each(|row| rms_norm_inplace(row, pn, eps));
-        }
-        add_assign(&mut x[..n * n_embd], &xn[..n * n_embd]);
+        residual(pool, &mut x[..n * n_embd], &xn[..n * n_embd], n_embd, w.ffn_post_norm, eps);
     }
 
     // Output: final norm and projection of the requested tokens only.
@@ -283,4 +286,69 @@ pub(crate) fn forward(
         }
     }
     Ok(())
+}
+
+/// `out[t] = rms_norm(x[t], weight)` for every row of `out` (rows of `weight.len()` values), a
+/// batch's rows on the pool's threads.
+fn norm_rows(pool: &Pool, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let d = weight.len();
+    pool.split_mut(out, d, &|rows, part| {
+        for (xr, o) in x[rows.start * d..rows.end * d].chunks_exact(d).zip(part.chunks_exact_mut(d)) {
+            rms_norm(xr, weight, eps, o);
+        }
+    });
+}
+
+/// The residual connection of a block: `x += post_norm(y)` (`y` itself without a post-norm),
+/// rows of `d` values, a batch's rows on the pool's threads.
+fn residual(pool: &Pool, x: &mut [f32], y: &[f32], d: usize, post_norm: Option<&[f32]>, eps: f32) {
+    pool.split_mut(x, d, &|rows, part| {
+        let ys = y[rows.start * d..rows.end * d].chunks_exact(d);
+        for (xr, yr) in part.chunks_exact_mut(d).zip(ys) {
+            match post_norm {
+                Some(w) => add_rms_normed(xr, yr, w, eps),
+                None => add_assign(xr, yr),
+            }
+        }
+    });
+}
+
+/// What a batch's query or key rows go through before attention, per row: RMSNorm of each head
+/// (qwen3, gemma3), RoPE at the token's position, the query scale (gemma).
+struct RowPrep<'a> {
+    rp: &'a RopeParams<'a>,
+    hd: usize,
+    eps: f32,
+    pos0: usize,
+}
+
+impl RowPrep<'_> {
+    /// Rows of `dim` values (token `t` at position `pos0 + t`) on the pool's threads, each with
+    /// its thread's RoPE cache.
+    fn run(
+        &self,
+        pool: &Pool,
+        scratch: &mut [AttnScratch],
+        rows: &mut [f32],
+        dim: usize,
+        norm: Option<&[f32]>,
+        scale_by: Option<f32>,
+    ) {
+        let Self { rp, hd, eps, pos0 } = *self;
+        pool.split_mut_with(rows, dim, scratch, &|toks, part, sc| {
+            for (t, row) in toks.zip(part.chunks_exact_mut(dim)) {
+                if let Some(nw) = norm {
+                    row.chunks_exact_mut(hd).for_each(|head| rms_norm_inplace(head, nw, eps));
+                }
+                let cache = sc.rope_cache();
+                rope_cache(rp, pos0 + t, cache);
+                for head in row.chunks_exact_mut(hd) {
+                    rope_apply(rp.kind, rp.n_dims, cache, head);
+                }
+                if let Some(s) = scale_by {
+                    scale(row, s);
+                }
+            }
+        });
+    }
 }

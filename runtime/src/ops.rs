@@ -40,6 +40,20 @@ pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
+/// `x += rms_norm(y, w)`: the bits of [`rms_norm_inplace`] on `y` then [`add_assign`], without
+/// writing `y`.
+pub fn add_rms_normed(x: &mut [f32], y: &[f32], w: &[f32], eps: f32) {
+    let mut sum = 0f64;
+    for &v in y {
+        sum += f64::from(v * v);
+    }
+    let mean = (sum / y.len() as f64) as f32;
+    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    for ((a, &v), &g) in x.iter_mut().zip(y).zip(w) {
+        *a += v * scale * g;
+    }
+}
+
 /// The RoPE parameters of one layer.
 #[derive(Clone, Copy, Debug)]
 pub struct RopeParams<'a> {
