@@ -12,8 +12,9 @@
 //! - legacy formats (`q4_0`, `q4_1`, `q5_0`, `q5_1`, `q8_0`): the spec is llama.cpp's own AVX2
 //!   arithmetic (`formats/legacy_lanes.rs`: 8 f32 lanes, `fmadd` per block, `hsum_float_8`, the
 //!   `maddubs` sign trick with its -128 behaviour) and the kernels here are those instructions,
-//!   tiled over several outputs (`gemm.rs`; the one-token tiles of `q4_1`/`q8_0` in `decode.rs`,
-//!   as `asm!`), so dot products and the multi-row `gemm` kernels are
+//!   tiled over several outputs (`gemm.rs`; the one-token tiles of `q4_1`/`q8_0` in `decode.rs`
+//!   and the batch tiles of `q4_0`/`q5_0`/`q8_0` in `batch.rs`, as `asm!`), so dot products and
+//!   the multi-row `gemm` kernels are
 //!   **bit-identical to the spec and to llama.cpp** for every input (tests/kernel_exact.rs,
 //!   tests/ggml_x86_legacy.rs); the tiers of a model with these formats compute the same logits;
 //! - `q4_K` (its three products) and `q6_K` (its vec_dot and tiled products): the spec is
