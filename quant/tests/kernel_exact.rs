@@ -24,7 +24,7 @@ use emberlm_quant::formats::q4_1::Q4_1;
 use emberlm_quant::formats::q5_0::Q5_0;
 use emberlm_quant::formats::q5_1::Q5_1;
 use emberlm_quant::formats::q8_0::Q8_0;
-use emberlm_quant::kernels::gemm_by_dot;
+use emberlm_quant::kernels::{GemmFn, gemm_by_dot};
 use emberlm_quant::{Dispatch, Format, Kernels, Tier};
 use half::f16;
 
@@ -122,18 +122,7 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
             for n_tok in [1, 2, 3, 4, 5, 7, 9] {
                 let stride = n_rows + rng.below(3) as usize;
                 let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
-                let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
-                let mut got = want.clone();
-                gemm_by_dot::<F>(F::dot(&Kernels::SCALAR), &w, &a, rb, &mut want, stride);
-                gemm(&w, &a, rb, &mut got, stride);
-                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
-                        "{} {tier} gemm: {rb} blocks/row, {n_rows} rows, {n_tok} tokens, stride {stride}: \
-                         out[{i}] = {g:e}, spec {e:e}",
-                        F::TYPE
-                    );
-                }
+                gemm_is_spec::<F>(gemm, &w, &a, rb, stride, tier);
             }
         }
     }
@@ -148,19 +137,33 @@ fn gemm_batches_same_bits<F: Format + Dispatch>(tier: Tier) {
     let (ws, as_) = scales::<F>();
     let mut rng = Rng::new(0xba7c ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for (rb, n_rows, n_tok) in [(128, 3, 21), (129, 2, 5), (18, 5, 130), (1, 2, 2051), (2, 4, 1030)] {
-        let stride = n_rows + 1;
         let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
-        let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
-        let mut got = want.clone();
-        gemm_by_dot::<F>(F::dot(&Kernels::SCALAR), &w, &a, rb, &mut want, stride);
-        gemm(&w, &a, rb, &mut got, stride);
-        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
-                "{} {tier} gemm: {rb} blocks/row, {n_rows} rows, {n_tok} tokens: out[{i}] = {g:e}, spec {e:e}",
-                F::TYPE
-            );
-        }
+        gemm_is_spec::<F>(gemm, &w, &a, rb, n_rows + 1, tier);
+    }
+}
+
+/// `gemm` of weight rows `w` and activation rows `a` (`rb` blocks each) with output stride
+/// `stride` gives the spec's bits everywhere it writes, and writes nothing else.
+fn gemm_is_spec<F: Format + Dispatch>(
+    gemm: GemmFn<F>,
+    w: &[F::Block],
+    a: &[ActBlock<F>],
+    rb: usize,
+    stride: usize,
+    tier: Tier,
+) {
+    let (n_rows, n_tok) = (w.len() / rb, a.len() / rb);
+    let mut want = vec![f32::from_bits(0x7fc0_1234); n_tok * stride];
+    let mut got = want.clone();
+    gemm_by_dot::<F>(F::dot(&Kernels::SCALAR), w, a, rb, &mut want, stride);
+    gemm(w, a, rb, &mut got, stride);
+    for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
+            "{} {tier} gemm: {rb} blocks/row, {n_rows} rows, {n_tok} tokens, stride {stride}: \
+             out[{i}] = {g:e}, spec {e:e}",
+            F::TYPE
+        );
     }
 }
 

@@ -16,25 +16,25 @@ use emberlm_quant::formats::f16::f32_to_f16;
 /// are accumulated in f64 (`ggml_float`), the mean is rounded to f32, then
 /// `scale = 1.0f / sqrtf(mean + eps)` and `out[i] = (x[i] * scale) * w[i]`.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
-    let mut sum = 0f64;
-    for &v in x {
-        sum += f64::from(v * v);
-    }
-    let mean = (sum / x.len() as f64) as f32;
-    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    let scale = rms_scale(x, eps);
     for ((o, &v), &g) in out.iter_mut().zip(x).zip(w) {
         *o = v * scale * g;
     }
 }
 
-/// [`rms_norm`] of `x` in place (same arithmetic).
-pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+/// [`rms_norm`]'s `scale`: `1.0f / sqrtf((float) mean(x²) + eps)`, the squares summed in f64.
+fn rms_scale(x: &[f32], eps: f32) -> f32 {
     let mut sum = 0f64;
-    for &v in x.iter() {
+    for &v in x {
         sum += f64::from(v * v);
     }
     let mean = (sum / x.len() as f64) as f32;
-    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    1.0f32 / libm::sqrtf(mean + eps)
+}
+
+/// [`rms_norm`] of `x` in place (same arithmetic).
+pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
+    let scale = rms_scale(x, eps);
     for (v, &g) in x.iter_mut().zip(w) {
         *v = *v * scale * g;
     }
@@ -43,12 +43,7 @@ pub fn rms_norm_inplace(x: &mut [f32], w: &[f32], eps: f32) {
 /// `x += rms_norm(y, w)`: the bits of [`rms_norm_inplace`] on `y` then [`add_assign`], without
 /// writing `y`.
 pub fn add_rms_normed(x: &mut [f32], y: &[f32], w: &[f32], eps: f32) {
-    let mut sum = 0f64;
-    for &v in y {
-        sum += f64::from(v * v);
-    }
-    let mean = (sum / y.len() as f64) as f32;
-    let scale = 1.0f32 / libm::sqrtf(mean + eps);
+    let scale = rms_scale(y, eps);
     for ((a, &v), &g) in x.iter_mut().zip(y).zip(w) {
         *a += v * scale * g;
     }
