@@ -99,27 +99,28 @@ fn lanes_dot_f16_rows_is_the_dot_of_every_row_on_every_tier() {
     let tiers = supported_tiers("lanes_parity");
     for (name, gen_value) in families() {
         let mut rng = Rng(0xA076_1D64_78BD_642F ^ name.len() as u64);
-        for &n in LENGTHS.iter().filter(|&&n| n <= 257) {
-            for n_rows in [0, 1, 2, 3, 4, 5, 7, 8, 11] {
-                for n_y in [1, 2, 3, 4, 6] {
-                    let stride = n + (rng.next_u64() % 5) as usize;
-                    let len = if n_rows == 0 { 0 } else { (n_rows - 1) * stride + n };
-                    let x: Vec<f16> = (0..len).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
-                    let y: Vec<f16> = (0..n * n_y).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
-                    for o in ORDERS {
-                        let want: Vec<f32> = (0..n_y * n_rows)
-                            .map(|i| {
-                                let (j, r) = (i / n_rows, i % n_rows);
-                                lanes::dot_f16(&x[r * stride..r * stride + n], &y[j * n..(j + 1) * n], o)
-                            })
-                            .collect();
-                        for k in &tiers {
-                            let mut got = vec![f32::NAN; n_y * n_rows];
-                            (k.lanes_dot_f16_rows)(&x, stride, &y, n_y, o, &mut got);
-                            for (&w, &g) in want.iter().zip(&got) {
-                                assert_same_bits(name, k.tier, n, w, g);
-                            }
-                        }
+        // (plus lengths around the 2048 values the AVX2 kernels widen once on the stack)
+        let long = [(2048, 3), (2049, 3), (2100, 2)];
+        let cases = LENGTHS.iter().filter(|&&n| n <= 257).flat_map(|&n| {
+            [0, 1, 2, 3, 4, 5, 7, 8, 11].into_iter().flat_map(move |r| [1, 2, 3, 4, 6].map(|q| (n, r, q)))
+        });
+        for (n, n_rows, n_y) in cases.chain(long.map(|(n, q)| (n, 2, q))) {
+            let stride = n + (rng.next_u64() % 5) as usize;
+            let len = if n_rows == 0 { 0 } else { (n_rows - 1) * stride + n };
+            let x: Vec<f16> = (0..len).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+            let y: Vec<f16> = (0..n * n_y).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
+            for o in ORDERS {
+                let want: Vec<f32> = (0..n_y * n_rows)
+                    .map(|i| {
+                        let (j, r) = (i / n_rows, i % n_rows);
+                        lanes::dot_f16(&x[r * stride..r * stride + n], &y[j * n..(j + 1) * n], o)
+                    })
+                    .collect();
+                for k in &tiers {
+                    let mut got = vec![f32::NAN; n_y * n_rows];
+                    (k.lanes_dot_f16_rows)(&x, stride, &y, n_y, o, &mut got);
+                    for (&w, &g) in want.iter().zip(&got) {
+                        assert_same_bits(name, k.tier, n, w, g);
                     }
                 }
             }

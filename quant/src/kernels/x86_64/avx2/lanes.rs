@@ -195,6 +195,87 @@ fn tinyblas_tile<const R: usize, const Q: usize>(x: [&[f16]; R], y: [&[f16]; Q])
     out
 }
 
+/// Group `k` (values `whole + 8k..whole + 8k + 8`) of the zero-extended last chunk of 32 of `x`
+/// (which ends inside it): its whole groups of 8 read in place, only the partial group copied.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn tail_group(x: &[f16], whole: usize, k: usize) -> __m256 {
+    let rem = x.len() - whole;
+    if 8 * k + 8 <= rem {
+        load_f16x8(&x[whole + 8 * k..])
+    } else if 8 * k < rem {
+        let mut xt = [f16::ZERO; 8];
+        for (d, &v) in xt.iter_mut().zip(&x[whole + 8 * k..]) {
+            *d = v;
+        }
+        load_f16x8(&xt)
+    } else {
+        _mm256_setzero_ps()
+    }
+}
+
+/// The longest vectors [`vecdot_many`] widens once into f32 on the stack (3 of them: 24 KiB).
+const WIDE_MAX: usize = 2048;
+
+/// `ggml_vec_dot_f16` (`VecDot` over whole chunks of 32, or `VecDotPadded`) of every row with
+/// `Q <= 3` vectors of `m <= WIDE_MAX` values, into `out[j * n_rows + r]`: the vectors are widened
+/// once into f32 (zero-extended to whole chunks of 32, as the single-vector path extends them),
+/// then each chunk of a row once for the `Q` of them (`4 Q` accumulators; the query heads of a
+/// KV head when decoding). Each value the single dot's bits.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn vecdot_many<const Q: usize>(x: &[f16], stride: usize, y: [&[f16]; Q], n_rows: usize, out: &mut [f32]) {
+    const { assert!(Q <= 3) };
+    let m = y[0].len();
+    let m32 = m.next_multiple_of(32);
+    assert!(m32 <= WIDE_MAX, "vecdot_many: vectors too long");
+    let mut wide = core::mem::MaybeUninit::<[f32; 3 * WIDE_MAX]>::uninit();
+    let base = wide.as_mut_ptr().cast::<f32>();
+    let mut yw: [&[f32]; Q] = [&[]; Q];
+    for (j, (yw, y)) in yw.iter_mut().zip(&y).enumerate() {
+        for c in (0..m32).step_by(8) {
+            let v = if c + 8 <= m {
+                load_f16x8(&y[c..])
+            } else {
+                let mut b = [f16::ZERO; 8];
+                if c < m {
+                    b[..m - c].copy_from_slice(&y[c..m]);
+                }
+                load_f16x8(&b)
+            };
+            // SAFETY: j * m32 + c + 8 <= 3 * WIDE_MAX (j < Q <= 3, c + 8 <= m32 <= WIDE_MAX):
+            // inside `wide`; storeu needs no alignment.
+            unsafe { _mm256_storeu_ps(base.add(j * m32 + c), v) };
+        }
+        // SAFETY: the loop above wrote every f32 of `wide` in j * m32..(j + 1) * m32.
+        *yw = unsafe { core::slice::from_raw_parts(base.add(j * m32), m32) };
+    }
+    let whole = m / 32 * 32;
+    for r in 0..n_rows {
+        let xr = &x[r * stride..r * stride + m];
+        let mut acc = [[_mm256_setzero_ps(); 4]; Q];
+        for c in (0..whole).step_by(32) {
+            for k in 0..4 {
+                let xv = load_f16x8(&xr[c + 8 * k..]);
+                for (acc, yw) in acc.iter_mut().zip(&yw) {
+                    acc[k] = _mm256_fmadd_ps(xv, load_f32x8(&yw[c + 8 * k..]), acc[k]);
+                }
+            }
+        }
+        if whole < m {
+            for k in 0..4 {
+                let xv = tail_group(xr, whole, k);
+                for (acc, yw) in acc.iter_mut().zip(&yw) {
+                    acc[k] = _mm256_fmadd_ps(xv, load_f32x8(&yw[whole + 8 * k..]), acc[k]);
+                }
+            }
+        }
+        for (j, acc) in acc.iter().enumerate() {
+            out[j * n_rows + r] = reduce32(*acc);
+        }
+    }
+}
+
 /// The `Tinyblas` products of every row with the `Q` vectors `y` (`m` values each), into
 /// `out[j * n_rows + r]`: rows 2 at a time (8 accumulators for 4 vectors; 3 rows would need 12
 /// and spill one), the last one alone. Per chunk of 8: `2 + Q` conversions for `2 Q`
@@ -252,23 +333,9 @@ unsafe fn dot_f16_rows_avx2(x: &[f16], stride: usize, y: &[f16], order: DotOrder
                 }
             }
             if whole < n {
-                // the zero-extended last chunk of `x`: its whole groups of 8 read in place, only
-                // the partial group copied
-                let rem = n - whole;
                 for (acc, x) in acc.iter_mut().zip(&x) {
                     for (k, acc) in acc.iter_mut().enumerate() {
-                        let xv = if 8 * k + 8 <= rem {
-                            load_f16x8(&x[whole + 8 * k..])
-                        } else if 8 * k < rem {
-                            let mut xt = [f16::ZERO; 8];
-                            for (d, &v) in xt.iter_mut().zip(&x[whole + 8 * k..]) {
-                                *d = v;
-                            }
-                            load_f16x8(&xt)
-                        } else {
-                            _mm256_setzero_ps()
-                        };
-                        *acc = _mm256_fmadd_ps(xv, load_f16x8(&yt[8 * k..]), *acc);
+                        *acc = _mm256_fmadd_ps(tail_group(x, whole, k), load_f16x8(&yt[8 * k..]), *acc);
                     }
                 }
             }
@@ -308,6 +375,21 @@ unsafe fn dot_f16_rows_many_avx2(
                 _ => tinyblas_many::<4>(x, stride, [v(j), v(j + 1), v(j + 2), v(j + 3)], n_rows, o),
             }
             j += (n_y - j).min(4);
+        }
+    }
+    let lanes = order == DotOrder::VecDotPadded || (order == DotOrder::VecDot && m % 32 == 0);
+    if lanes && m > 0 && n_rows > 0 && m.next_multiple_of(32) <= WIDE_MAX {
+        // the vectors 3 at a time, then the last 2 together (1 alone below)
+        let v = |j: usize| &y[j * m..(j + 1) * m];
+        while n_y - j >= 2 {
+            let o = &mut out[j * n_rows..];
+            if n_y - j == 2 {
+                vecdot_many::<2>(x, stride, [v(j), v(j + 1)], n_rows, o);
+                j += 2;
+            } else {
+                vecdot_many::<3>(x, stride, [v(j), v(j + 1), v(j + 2)], n_rows, o);
+                j += 3;
+            }
         }
     }
     for j in j..n_y {
