@@ -245,10 +245,10 @@ fn vecdot_many<const Q: usize>(x: &[f16], stride: usize, y: [&[f16]; Q], n_rows:
             };
             // SAFETY: j * m32 + c + 8 <= 3 * WIDE_MAX (j < Q <= 3, c + 8 <= m32 <= WIDE_MAX):
             // inside `wide`; storeu needs no alignment.
-            unsafe { _mm256_storeu_ps(base.add(j * m32 + c), v) };
+            unsafe { _mm256_storeu_ps(base.wrapping_add(j * m32 + c), v) };
         }
         // SAFETY: the loop above wrote every f32 of `wide` in j * m32..(j + 1) * m32.
-        *yw = unsafe { core::slice::from_raw_parts(base.add(j * m32), m32) };
+        *yw = unsafe { core::slice::from_raw_parts(base.wrapping_add(j * m32), m32) };
     }
     let whole = m / 32 * 32;
     for r in 0..n_rows {
