@@ -203,6 +203,7 @@ pub(crate) fn forward(
                 kv.store(model.kernels, il, pos0 + t, kt, &v[t * v_dim..(t + 1) * v_dim]);
             }
         }
+        // (token by token unless done above: store, then attend)
         for t in (0..n).filter(|_| !parallel) {
             let pos = pos0 + t;
             let qt = &mut q[t * q_dim..(t + 1) * q_dim];
