@@ -28,7 +28,7 @@ use crate::formats::q6_k::BlockQ6K;
 use crate::formats::q8_k::BlockQ8K;
 
 /// Activation rows per pass over a block of weights.
-const TOKENS: usize = 16;
+const TOKENS: usize = 32;
 
 /// Safe entry point; only reachable through [`super::AVX2`].
 pub(crate) fn gemm_q4_k_gemm(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
