@@ -11,7 +11,8 @@
 use std::time::Instant;
 
 use bytemuck::Zeroable;
-use emberlm_quant::formats::{q4_1::Q4_1, q5_0::Q5_0, q8_0::Q8_0};
+use emberlm_quant::formats::{q4_1::Q4_1, q4_k::Q4K, q5_0::Q5_0, q6_k::Q6K, q8_0::Q8_0};
+use emberlm_quant::kernels::GemmFn;
 use emberlm_quant::{Dispatch, Format, Kernels};
 
 /// Deterministic values in [-0.5, 0.5).
@@ -35,6 +36,11 @@ fn quantize<F: Format>(x: &[f32]) -> Vec<F::Block> {
 /// `mats` is large): GB/s of weights.
 fn decode<F: Dispatch>(name: &str, k: &Kernels, rows: usize, cols: usize, mats: usize) {
     let Some(gemm) = F::gemm(k) else { return println!("{name}: no multi-row kernel on {}", k.tier) };
+    decode_with::<F>(name, gemm, rows, cols, mats);
+}
+
+/// [`decode`] with a given multi-row kernel (the `q4_K` repacked-order gemv has its own entry).
+fn decode_with<F: Dispatch>(name: &str, gemm: GemmFn<F>, rows: usize, cols: usize, mats: usize) {
     let w: Vec<Vec<F::Block>> =
         (0..mats).map(|m| quantize::<F>(&values(rows * cols, m as u64 + 7))).collect();
     let a = quantize::<F::Activation>(&values(cols, 3));
@@ -105,6 +111,13 @@ fn main() {
     decode::<Q4_1>("q4_1", k, 1536, 576, 60);
     decode::<Q5_0>("q5_0", k, 2048, 640, 1);
     decode::<Q8_0>("q8_0", k, 576, 576, 1);
+    if let Some(gemv) = k.gemm_q4_k_gemv {
+        decode_with::<Q4K>("q4_K gemv", gemv, 640, 2048, 1);
+        decode_with::<Q4K>("q4_K gemv", gemv, 640, 2048, 30);
+    }
+    decode::<Q6K>("q6_K", k, 640, 2048, 1);
+    decode::<Q6K>("q6_K", k, 640, 2048, 30);
+    decode::<Q5_0>("q5_0", k, 2048, 640, 30);
     decode::<Q8_0>("q8_0", k, 262_144, 640, 1);
     decode2::<Q8_0>("q8_0", k, 262_144, 640);
     batch::<Q4_1>("q4_1", k, 1536, 576, 64);

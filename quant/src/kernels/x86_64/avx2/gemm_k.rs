@@ -21,7 +21,7 @@ use core::arch::x86_64::*;
 use super::gemm::check;
 use super::q4_k::{block_ints, hsum4_epi32};
 use super::util::{
-    f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, scales_mins_k4, store_ps,
+    f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, prefetch, scales_mins_k4, store_ps,
 };
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q6_k::BlockQ6K;
@@ -29,6 +29,12 @@ use crate::formats::q8_k::BlockQ8K;
 
 /// Activation rows per pass over a block of weights.
 const TOKENS: usize = 32;
+
+/// How many groups of 8 rows ahead [`gemm_q4_k_gemv`] prefetches the weights.
+const GEMV_PREFETCH_GROUPS: usize = 1;
+
+/// How many rows ahead [`gemm_q6_k`] prefetches the weights.
+const Q6K_PREFETCH_ROWS: usize = 8;
 
 /// Safe entry point; only reachable through [`super::AVX2`].
 pub(crate) fn gemm_q4_k_gemm(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
@@ -184,10 +190,23 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
     let full = n_rows / 8 * 8;
     for r0 in (0..full).step_by(8) {
         let rows = &w[r0 * rb..(r0 + 8) * rb];
+        // the group of 8 rows `GEMV_PREFETCH_GROUPS` ahead (contiguous), its lines spread over
+        // the blocks of the first token's pass: the 8 interleaved row streams read here are
+        // followed poorly by the hardware prefetchers
+        let ahead = (r0 + 8 * GEMV_PREFETCH_GROUPS) * rb;
+        let next: &[u8] =
+            if ahead + 8 * rb <= w.len() { bytemuck::cast_slice(&w[ahead..ahead + 8 * rb]) } else { &[] };
+        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
         for t in 0..n_tok {
             let mut acc = _mm256_setzero_ps();
             let mut acc_m = _mm256_setzero_ps();
             for b in 0..rb {
+                if t == 0 {
+                    let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
+                    for l in 0..lines_per_block {
+                        prefetch(pf.wrapping_add(l * 64));
+                    }
+                }
                 let y = &a[t * rb + b];
                 let mut p = [_mm256_setzero_si256(); 8];
                 let mut im = [_mm_setzero_si128(); 8];
@@ -226,11 +245,22 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
 unsafe fn gemm_q6_k_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
     let n_tok = a.len() / rb;
     for (r, wr) in w.chunks_exact(rb).enumerate() {
+        // the row `Q6K_PREFETCH_ROWS` ahead, its lines spread over the blocks of the first pass
+        let ahead = (r + Q6K_PREFETCH_ROWS) * rb;
+        let next: &[u8] =
+            if ahead + rb <= w.len() { bytemuck::cast_slice(&w[ahead..ahead + rb]) } else { &[] };
+        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
         let mut t0 = 0;
         while t0 < n_tok {
             let nt = (n_tok - t0).min(TOKENS);
             let mut acc = [_mm256_setzero_ps(); TOKENS];
             for (b, x) in wr.iter().enumerate() {
+                if t0 == 0 {
+                    let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
+                    for l in 0..lines_per_block {
+                        prefetch(pf.wrapping_add(l * 64));
+                    }
+                }
                 // the block unpacked once for the tokens of the pass
                 let (raw, scales, all) = super::q6_k::unpack(x);
                 let dw = f16_to_f32(x.d);
