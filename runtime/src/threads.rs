@@ -31,10 +31,6 @@ pub const MAX_THREADS: usize = 64;
 /// fewer have less overhead).
 const PARTS_PER_THREAD: usize = 4;
 
-/// Parts per thread of [`Pool::split_many_mut`], which the decoding step's products use: one
-/// contiguous share of the weight rows per thread streams best and synchronises least.
-const MANY_PARTS_PER_THREAD: usize = 1;
-
 /// The work of one part in [`Pool::split_mut_with`]: its range in units, its data, the thread's
 /// scratch.
 pub type PartFn<'f, T, S> = dyn Fn(Range<usize>, &mut [T], &mut S) + Sync + 'f;
@@ -187,17 +183,24 @@ impl Pool {
 }
 
 impl Pool {
-    /// [`Pool::split_mut`] over several outputs in one job: output `i` (a whole number of
-    /// `unit`-element units) is cut into parts in proportion to its size, and `f(i, units, part)`
-    /// runs once for every part of every output, on the pool's threads. One job instead of one per
-    /// output: products that share an input (Q, K and V; gate and up) cost one synchronisation.
+    /// [`Pool::split_mut`] over several outputs in one job, for streaming products (decoding):
+    /// `f(i, units, part)` runs once for every part of every output `i` (a whole number of
+    /// `unit`-element units), on the pool's threads. One job instead of one per output: products
+    /// that share an input (Q, K and V; gate and up) cost one synchronisation.
+    ///
+    /// The units of all outputs, in order, are cut into one region per thread, and each region
+    /// into parts that halve in size towards its end. Thread `k` takes its region's parts from the
+    /// front (one contiguous stream of weight rows, as a static split would give it); a thread
+    /// done with its region takes the parts left in the others from their back, the smallest
+    /// first. So a thread that started late or runs slower (the other core's memory traffic, a
+    /// preemption) hands the tail of its share to the others instead of making them wait, while
+    /// each thread still streams one contiguous range of rows nearly all the time.
     pub fn split_many_mut<T: Send>(&self, data: &mut [&mut [T]], unit: usize, f: &ManyPartFn<'_, T>) {
         let unit = unit.max(1);
         let total: usize = data.iter().map(|d| d.len() / unit).sum();
-        // Σ ceil(len_i / per_part) <= n_parts + data.len() <= MAX_PARTS slots
-        let n_parts =
-            (self.n_threads * MANY_PARTS_PER_THREAD).min(total).min(MAX_PARTS.saturating_sub(data.len()));
-        if self.n_threads <= 1 || n_parts <= 1 {
+        // at least one part per region, and at most MAX_PARTS parts in all (below)
+        let n_regions = self.n_threads.min(total).min(MAX_PARTS.saturating_sub(data.len()));
+        if n_regions <= 1 {
             for (i, d) in data.iter_mut().enumerate() {
                 let n = d.len() / unit;
                 f(i, 0..n, d);
@@ -206,26 +209,57 @@ impl Pool {
         }
         #[cfg(feature = "std")]
         {
-            let per_part = total.div_ceil(n_parts);
+            // Cuts of a region: halves of what is left, down to MIN_PART units, within `budget`
+            // cuts; an output boundary inside a cut splits it once more, so there are at most
+            // n_regions * budget + data.len() - 1 < MAX_PARTS parts.
+            const MIN_PART: usize = 4;
+            let budget = (MAX_PARTS - data.len()) / n_regions;
             let mut slots: [ManySlot<'_, T>; MAX_PARTS] = [const { Mutex::new(None) }; MAX_PARTS];
+            // the parts of region `k` are slots `first[k]..first[k + 1]`
+            let mut first = [0usize; MAX_THREADS + 1];
             let mut n_slots = 0;
-            for (i, d) in data.iter_mut().enumerate() {
-                for (j, part) in d.chunks_mut(per_part * unit).enumerate() {
-                    let start = j * per_part;
-                    slots[n_slots] = Mutex::new(Some((i, start..start + part.len() / unit, part)));
-                    n_slots += 1;
-                }
-            }
-            let next = AtomicUsize::new(0);
-            self.broadcast(&|_| {
-                loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    if k >= n_slots {
+            let mut outs = data.iter_mut().map(|d| &mut d[..]).enumerate();
+            // the output being cut, its units not yet cut and the first of them
+            let (mut i, mut cur, mut local): (usize, &mut [T], usize) = (0, &mut [], 0);
+            for k in 0..n_regions {
+                first[k] = n_slots;
+                let (mut at, end) = (total * k / n_regions, total * (k + 1) / n_regions);
+                for cut in 0..budget {
+                    let left = end - at;
+                    if left == 0 {
                         break;
                     }
-                    if let Ok(Some((i, units, part))) = slots[k].lock().map(|mut p| p.take()) {
-                        f(i, units, part);
+                    let mut n = if cut + 1 == budget || left <= 2 * MIN_PART {
+                        left
+                    } else {
+                        (left / 2).max(MIN_PART)
+                    };
+                    at += n;
+                    while n > 0 {
+                        while cur.len() < unit {
+                            let Some((j, d)) = outs.next() else { unreachable!("units counted above") };
+                            (i, cur, local) = (j, d, 0);
+                        }
+                        let here = n.min(cur.len() / unit);
+                        let (part, tail) = core::mem::take(&mut cur).split_at_mut(here * unit);
+                        slots[n_slots] = Mutex::new(Some((i, local..local + here, part)));
+                        (cur, local, n, n_slots) = (tail, local + here, n - here, n_slots + 1);
                     }
+                }
+            }
+            first[n_regions] = n_slots;
+            let take = |s: usize| {
+                if let Ok(Some((i, units, part))) = slots[s].lock().map(|mut p| p.take()) {
+                    f(i, units, part);
+                }
+            };
+            self.broadcast(&|t| {
+                // a poisoned lock means another part panicked (re-raised by `broadcast`)
+                if t < n_regions {
+                    (first[t]..first[t + 1]).for_each(take);
+                }
+                for k in (t + 1..n_regions).chain(0..t.min(n_regions)) {
+                    (first[k]..first[k + 1]).rev().for_each(take);
                 }
             });
         }
@@ -449,6 +483,7 @@ mod workers {
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use alloc::vec;
+    use alloc::vec::Vec;
     use core::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
@@ -495,6 +530,36 @@ mod tests {
                     data.iter().enumerate().all(|(k, &x)| x == k as u32 + 1),
                     "{n} threads, {len}/{unit}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn split_many_mut_covers_every_unit_of_every_output_once() {
+        for n in [1, 2, 3, 5] {
+            let pool = Pool::new(n).unwrap();
+            let shapes: [&[usize]; 6] =
+                [&[0], &[1], &[8, 0, 16], &[1024, 256, 256], &[262_144], &[7, 3, 2, 1]];
+            for (s, lens) in shapes.iter().enumerate() {
+                for unit in [1, 8] {
+                    let mut bufs: Vec<Vec<u32>> = lens.iter().map(|&l| vec![0; l * unit]).collect();
+                    let mut outs: Vec<&mut [u32]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+                    let parts = AtomicUsize::new(0);
+                    pool.split_many_mut(&mut outs, unit, &|i, units, part| {
+                        parts.fetch_add(1, Ordering::Relaxed);
+                        assert_eq!(part.len(), units.len() * unit);
+                        for (k, x) in part.iter_mut().enumerate() {
+                            *x += ((i << 24) + units.start * unit + k) as u32 + 1;
+                        }
+                    });
+                    assert!(parts.load(Ordering::Relaxed) <= MAX_PARTS);
+                    for (i, b) in bufs.iter().enumerate() {
+                        assert!(
+                            b.iter().enumerate().all(|(k, &x)| x == ((i << 24) + k) as u32 + 1),
+                            "{n} threads, shape {s}, unit {unit}, output {i}"
+                        );
+                    }
+                }
             }
         }
     }
