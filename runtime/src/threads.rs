@@ -221,8 +221,8 @@ impl Pool {
             let mut outs = data.iter_mut().map(|d| &mut d[..]).enumerate();
             // the output being cut, its units not yet cut and the first of them
             let (mut i, mut cur, mut local): (usize, &mut [T], usize) = (0, &mut [], 0);
-            for k in 0..n_regions {
-                first[k] = n_slots;
+            for (k, start) in first.iter_mut().enumerate().take(n_regions) {
+                *start = n_slots;
                 let (mut at, end) = (total * k / n_regions, total * (k + 1) / n_regions);
                 for cut in 0..budget {
                     let left = end - at;
