@@ -1,19 +1,20 @@
-//! Decoding tiles (8 weight rows x 1 token) of the `Q4_1` and `Q8_0` products, with the block
-//! loop written as one `asm!` block each.
+//! Decoding tiles (8 weight rows x 1 token) of the `Q4_1`, `Q5_0` and `Q8_0` products, with the
+//! block loop written as one `asm!` block each.
 //!
-//! These two products are most of a decoding step of the llama-architecture models we compare
-//! with (SmolLM2: 62 % `Q4_1`, 25 % `Q8_0`). The generic tile of [`super::gemm`] computes the same
-//! values but the compiler keeps its 8 accumulators, 2 `summs` and 3 constants in 16 registers
-//! only by spilling and shuffling (about 14 instructions per row and block); here every register is
-//! assigned once (`ymm0..7` the accumulators, `ymm8..9` the `summs`, `ymm10..12` constants (for
-//! `Q8_0` only `ymm12`; its `ymm11` is scratch), the rest scratch), the rows' `d_w * d_a` go
-//! through a small stack array and come back with one broadcast load each, and a row costs 8
-//! instructions per block.
+//! These products are most of a decoding step of the models we compare with (SmolLM2: 62 %
+//! `Q4_1`, 25 % `Q8_0`; Gemma 3: the `Q8_0` output projection and the `Q5_0` layers). The generic
+//! tile of [`super::gemm`] computes the same values but the compiler keeps its 8 accumulators,
+//! 2 `summs` and the constants in 16 registers only by spilling and shuffling (about 14
+//! instructions per row and block for `Q4_1`, 20 and 4 accumulators in memory for `Q5_0`); here
+//! every register is assigned once (`ymm0..7` the accumulators, `ymm8..12` the `summs` and
+//! constants, the rest scratch), the rows' `d_w * d_a` go through a small stack array and come
+//! back with one broadcast load each, and a row costs 8 instructions per block (`Q5_0`: 16, 9 of
+//! them to build the codes).
 //!
 //! The arithmetic is the generic tile's, instruction for instruction per output (and so the
 //! spec's, `formats/legacy_lanes.rs`): per block `acc = fmadd(splat(d_w * d_a), int, acc)` with
 //! `int = cvtepi32_ps(madd(maddubs(u, s), 1))` (`Q4_1`: `u` the nibbles, `s` the activation;
-//! `Q8_0`: llama.cpp's sign trick `u = sign(x, x)`, `s = sign(y, x)`), and for `Q4_1`
+//! `Q8_0` and `Q5_0`: llama.cpp's sign trick `u = sign(x, x)`, `s = sign(y, x)`), and for `Q4_1`
 //! `summs = fma(m_w, s_a, summs)`. tests/kernel_exact.rs checks the bits.
 
 use core::arch::asm;
@@ -21,6 +22,7 @@ use core::arch::x86_64::*;
 
 use super::util::hsum_ps;
 use crate::formats::q4_1::BlockQ4_1;
+use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_1::BlockQ8_1;
 
@@ -30,7 +32,7 @@ pub(super) const ROWS: usize = 8;
 const PREFETCH_TILES: usize = 2;
 
 const _: () = assert!(size_of::<BlockQ4_1>() == 20 && size_of::<BlockQ8_1>() == 36);
-const _: () = assert!(size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(size_of::<BlockQ8_0>() == 34 && size_of::<BlockQ5_0>() == 22);
 
 /// The per-row part of a block: `ymm14` the row's integer lanes, `ymm15` its scale, accumulator
 /// `acc`; `$addr` the address of the row's block.
@@ -60,6 +62,34 @@ macro_rules! q8_0_row {
             "vpsignb ymm14, ymm14, ymm14\n",
             "vpmaddubsw ymm14, ymm14, ymm11\n",
             "vpmaddwd ymm14, ymm14, ymm12\n",
+            "vcvtdq2ps ymm14, ymm14\n",
+            "vbroadcastss ymm15, dword ptr [{scr} + ", $scale, "]\n",
+            "vfmadd231ps ", $acc, ", ymm15, ymm14\n",
+        )
+    };
+}
+
+/// As [`q8_0_row`] for `Q5_0` weights: the row's codes `nibble | 0xF0 where the 5th bit is
+/// clear` (llama.cpp's `bytes_from_nibbles_32`, `bytes_from_bits_32`, `andnot`, `or`; constants
+/// `ymm8` the other-bits mask, `ymm9` all ones, `ymm10` `0xF0`, `ymm11` the nibble shift, `ymm12`
+/// `0x0F`, and in memory the bit-spreading shuffle and the 16-bit ones), then the sign trick.
+#[rustfmt::skip]
+macro_rules! q5_0_row {
+    ($addr:literal, $scale:literal, $acc:literal) => {
+        concat!(
+            "vpbroadcastd ymm14, dword ptr [", $addr, " + 2]\n",
+            "vpshufb ymm14, ymm14, ymmword ptr [{consts}]\n",
+            "vpor ymm14, ymm14, ymm8\n",
+            "vpcmpeqb ymm14, ymm14, ymm9\n",
+            "vpandn ymm14, ymm14, ymm10\n",
+            "vbroadcasti128 ymm15, xmmword ptr [", $addr, " + 6]\n",
+            "vpsrlvq ymm15, ymm15, ymm11\n",
+            "vpand ymm15, ymm15, ymm12\n",
+            "vpor ymm14, ymm14, ymm15\n",
+            "vpsignb ymm15, ymm13, ymm14\n",
+            "vpsignb ymm14, ymm14, ymm14\n",
+            "vpmaddubsw ymm14, ymm14, ymm15\n",
+            "vpmaddwd ymm14, ymm14, ymmword ptr [{consts} + 32]\n",
             "vcvtdq2ps ymm14, ymm14\n",
             "vbroadcastss ymm15, dword ptr [{scr} + ", $scale, "]\n",
             "vfmadd231ps ", $acc, ", ymm15, ymm14\n",
@@ -197,6 +227,83 @@ tile! {
     consts: (_mm256_setzero_si256(), _mm256_setzero_si256())
 }
 
+/// One `Q5_0` tile (as the tiles above, with the constants of [`q5_0_row`]).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `w` holds 8 rows of `rb >= 1` blocks, `a` `rb` blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
+    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
+    let mut acc = [_mm256_setzero_ps(); ROWS];
+    let mut scr = [0f32; 16];
+    // byte i <- byte i / 8 of the broadcast `qh`; then 16-bit ones
+    #[repr(C, align(32))]
+    struct Consts([u64; 4], [i16; 16]);
+    let consts = Consts([0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303], [1; 16]);
+    let rs = rb * size_of::<BlockQ5_0>();
+    let p4 = w[4 * rb..].as_ptr();
+    let (other, ones, high, shift, low) = (
+        _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe),
+        _mm256_set1_epi8(-1),
+        _mm256_set1_epi8(0xF0u8 as i8),
+        _mm256_set_epi64x(4, 4, 0, 0),
+        _mm256_set1_epi8(0x0F),
+    );
+    // SAFETY: as in the other tiles: the loop reads blocks b < rb of the 8 rows at `w + i * rs`
+    // (in `w`) and of `a`, reads `consts`, writes only `scr`, and prefetches (which cannot
+    // fault); registers as declared.
+    unsafe {
+        asm!(
+            "2:",
+            "prefetcht0 byte ptr [{pf}]",
+            "prefetcht0 byte ptr [{pf} + 64]",
+            "prefetcht0 byte ptr [{pf} + 128]",
+            "add {pf}, {pfs}",
+            "vpbroadcastd xmm13, dword ptr [{y}]",
+            "vcvtph2ps ymm13, xmm13",
+            heads4!("{p0}"),
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr}], ymm14",
+            heads4!("{p4}"),
+            "vmulps ymm14, ymm14, ymm13",
+            "vmovups ymmword ptr [{scr} + 32], ymm14",
+            "vmovdqu ymm13, ymmword ptr [{y} + 2]",
+            q5_0_row!("{p0}", "0", "ymm0"),
+            q5_0_row!("{p0} + {rs}", "8", "ymm1"),
+            q5_0_row!("{p0} + {rs}*2", "16", "ymm2"),
+            q5_0_row!("{p0} + {rs3}", "24", "ymm3"),
+            q5_0_row!("{p4}", "32", "ymm4"),
+            q5_0_row!("{p4} + {rs}", "40", "ymm5"),
+            q5_0_row!("{p4} + {rs}*2", "48", "ymm6"),
+            q5_0_row!("{p4} + {rs3}", "56", "ymm7"),
+            "add {p0}, {wb}",
+            "add {p4}, {wb}",
+            "add {y}, {ab}",
+            "dec {n}",
+            "jnz 2b",
+            p0 = inout(reg) w.as_ptr() => _,
+            p4 = inout(reg) p4 => _,
+            rs = in(reg) rs,
+            rs3 = in(reg) 3 * rs,
+            y = inout(reg) a.as_ptr() => _,
+            n = inout(reg) rb => _,
+            pf = inout(reg) pf => _,
+            pfs = in(reg) pf_step,
+            scr = in(reg) scr.as_mut_ptr(),
+            consts = in(reg) &consts,
+            wb = const size_of::<BlockQ5_0>(),
+            ab = const size_of::<BlockQ8_0>(),
+            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2],
+            inout("ymm3") acc[3], inout("ymm4") acc[4], inout("ymm5") acc[5],
+            inout("ymm6") acc[6], inout("ymm7") acc[7],
+            in("ymm8") other, in("ymm9") ones, in("ymm10") high, in("ymm11") shift, in("ymm12") low,
+            out("ymm13") _, out("ymm14") _, out("ymm15") _,
+            options(nostack),
+        );
+    }
+    (acc, [_mm256_setzero_ps(); 2])
+}
+
 /// The full 8-row tiles of a one-token product: rows `0..n_rows / 8 * 8` of `w` (`rb` blocks each)
 /// against `a` (`rb` blocks), into `out[..]`; returns how many rows were done (the caller does
 /// the rest). `tile` is one of the tiles above (`min`: whether it has `summs`).
@@ -242,4 +349,10 @@ pub(super) fn q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32])
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32]) -> usize {
     tiles(tile_q8_0, false, w, a, rb, out)
+}
+
+/// The full tiles of a one-token `Q5_0` product (see [`tiles`]).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32]) -> usize {
+    tiles(tile_q5_0, false, w, a, rb, out)
 }

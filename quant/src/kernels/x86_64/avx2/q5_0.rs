@@ -7,9 +7,9 @@
 use core::arch::x86_64::*;
 use core::marker::PhantomData;
 
-use super::batch;
 use super::gemm::{self, Legacy, Ops};
 use super::util::{bytes_from_bits_32, load_i8, mul_sum_i8_pairs_float, nibbles_32};
+use super::{batch, decode};
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
@@ -62,6 +62,11 @@ unsafe fn gemm_avx2(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32]
     // batches in the 2 x 4 tiles of `batch` (its `int` is the sign trick on `expand` and the
     // activation quants, as `ops` has it), the rest in the generic tiles
     let ops = ops();
+    if a.len() == rb {
+        // one token: the full 8-row tiles in `decode`, the last rows here
+        let done = decode::q5_0(w, a, rb, out);
+        return gemm::gemm(&ops, &w[done * rb..], a, rb, &mut out[done..], stride);
+    }
     let done = batch::gemm(&ops, w, a, rb, out, stride);
     gemm::gemm_rest(&ops, w, a, rb, out, stride, done)
 }
