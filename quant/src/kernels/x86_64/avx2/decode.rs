@@ -134,10 +134,13 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
 /// Defines one format's tile: rows `w[i * rb..(i + 1) * rb]` (i < 8) against `a` (`rb` blocks),
 /// prefetching the lines at `pf + b * pf_step + $pf` per block `b`. `$row` is the format's row
 /// macro, `y` the offset of the activation quants in their block, `summs` the per-group lines
-/// that accumulate `summs` (`Q4_1`; none otherwise), `consts` the values of `ymm10`, `ymm11`.
+/// that accumulate `summs` (`Q4_1`; none otherwise). `let` binds the values that `named` (named
+/// operands, used by the row macro) and `regs` (`ymm8..12`: the format's constants, `Q4_1`'s
+/// `summs`) pass to the loop, and `summs_out` is what the tile returns as `summs`.
 macro_rules! tile {
     ($(#[$doc:meta])* $name:ident($w:ty, $a:ty), row: $row:ident, y: $y:literal,
-     summs: [$s0:literal, $s1:literal], prefetch: [$($pf:literal),*], consts: ($c0:expr, $c1:expr)) => {
+     summs: [$s0:literal, $s1:literal], prefetch: [$($pf:literal),*],
+     let $vars:pat = $init:expr; named: [$($named:tt)*], regs: [$($regs:tt)*], summs_out: $out:expr) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -147,13 +150,13 @@ macro_rules! tile {
         unsafe fn $name(w: &[$w], a: &[$a], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
             debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
             let mut acc = [_mm256_setzero_ps(); ROWS];
-            let mut summs = [_mm256_setzero_ps(); 2];
             let mut scr = [0f32; 16];
             let rs = rb * size_of::<$w>();
-            let (p4, c0, c1, ones) = (w[4 * rb..].as_ptr(), $c0, $c1, _mm256_set1_epi16(1));
+            let p4 = w[4 * rb..].as_ptr();
+            let $vars = $init;
             // SAFETY: the loop reads blocks b < rb of the 8 rows at `w + i * rs` (in `w`; a
-            // head read is the block's first 4 bytes) and of `a`, writes only `scr`, and
-            // prefetches (which cannot fault); registers as declared.
+            // head read is the block's first 4 bytes) and of `a` (and the format's constants),
+            // writes only `scr`, and prefetches (which cannot fault); registers as declared.
             unsafe {
                 asm!(
                     "2:",
@@ -196,17 +199,16 @@ macro_rules! tile {
                     scr = in(reg) scr.as_mut_ptr(),
                     wb = const size_of::<$w>(),
                     ab = const size_of::<$a>(),
+                    $($named)*
                     inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2],
                     inout("ymm3") acc[3], inout("ymm4") acc[4], inout("ymm5") acc[5],
                     inout("ymm6") acc[6], inout("ymm7") acc[7],
-                    inout("ymm8") summs[0], inout("ymm9") summs[1],
-                    inout("ymm10") c0 => _, inout("ymm11") c1 => _,
-                    in("ymm12") ones,
+                    $($regs)*
                     out("ymm13") _, out("ymm14") _, out("ymm15") _,
                     options(nostack),
                 );
             }
-            (acc, summs)
+            (acc, $out)
         }
     };
 }
@@ -216,7 +218,11 @@ tile! {
     tile_q4_1(BlockQ4_1, BlockQ8_1), row: q4_1_row, y: "4",
     summs: ["vfmadd231ps ymm8, ymm14, ymm13", "vfmadd231ps ymm9, ymm14, ymm13"],
     prefetch: ["0", "64", "128"],
-    consts: (_mm256_set_epi64x(4, 4, 0, 0), _mm256_set1_epi8(0x0F))
+    let (mut summs, shift, mask, ones) =
+        ([_mm256_setzero_ps(); 2], _mm256_set_epi64x(4, 4, 0, 0), _mm256_set1_epi8(0x0F), _mm256_set1_epi16(1));
+    named: [],
+    regs: [inout("ymm8") summs[0], inout("ymm9") summs[1], in("ymm10") shift, in("ymm11") mask, in("ymm12") ones,],
+    summs_out: summs
 }
 
 tile! {
@@ -224,84 +230,35 @@ tile! {
     tile_q8_0(BlockQ8_0, BlockQ8_0), row: q8_0_row, y: "2",
     summs: ["", ""],
     prefetch: ["0", "64", "128", "192", "256"],
-    consts: (_mm256_setzero_si256(), _mm256_setzero_si256())
+    let ones = _mm256_set1_epi16(1);
+    named: [],
+    regs: [out("ymm11") _, in("ymm12") ones,],
+    summs_out: [_mm256_setzero_ps(); 2]
 }
 
-/// One `Q5_0` tile (as the tiles above, with the constants of [`q5_0_row`]).
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C; `w` holds 8 rows of `rb >= 1` blocks, `a` `rb` blocks.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, pf: *const u8, pf_step: usize) -> Acc {
-    debug_assert!(rb >= 1 && w.len() == ROWS * rb && a.len() == rb);
-    let mut acc = [_mm256_setzero_ps(); ROWS];
-    let mut scr = [0f32; 16];
-    // byte i <- byte i / 8 of the broadcast `qh`; then 16-bit ones
-    #[repr(C, align(32))]
-    struct Consts([u64; 4], [i16; 16]);
-    let consts = Consts([0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303], [1; 16]);
-    let rs = rb * size_of::<BlockQ5_0>();
-    let p4 = w[4 * rb..].as_ptr();
-    let (other, ones, high, shift, low) = (
+/// Byte `i` of the broadcast `qh` <- its byte `i / 8` (the `vpshufb` of `q5_0_row`), then 16-bit
+/// ones.
+#[repr(C, align(32))]
+struct Q5Consts([u64; 4], [i16; 16]);
+
+const Q5_CONSTS: Q5Consts =
+    Q5Consts([0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303], [1; 16]);
+
+tile! {
+    /// One `Q5_0` tile (the constants of [`q5_0_row`] in `ymm8..12` and [`Q5_CONSTS`]).
+    tile_q5_0(BlockQ5_0, BlockQ8_0), row: q5_0_row, y: "2",
+    summs: ["", ""],
+    prefetch: ["0", "64", "128"],
+    let (other, all, high, shift, low) = (
         _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe),
         _mm256_set1_epi8(-1),
         _mm256_set1_epi8(0xF0u8 as i8),
         _mm256_set_epi64x(4, 4, 0, 0),
         _mm256_set1_epi8(0x0F),
     );
-    // SAFETY: as in the other tiles: the loop reads blocks b < rb of the 8 rows at `w + i * rs`
-    // (in `w`) and of `a`, reads `consts`, writes only `scr`, and prefetches (which cannot
-    // fault); registers as declared.
-    unsafe {
-        asm!(
-            "2:",
-            "prefetcht0 byte ptr [{pf}]",
-            "prefetcht0 byte ptr [{pf} + 64]",
-            "prefetcht0 byte ptr [{pf} + 128]",
-            "add {pf}, {pfs}",
-            "vpbroadcastd xmm13, dword ptr [{y}]",
-            "vcvtph2ps ymm13, xmm13",
-            heads4!("{p0}"),
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr}], ymm14",
-            heads4!("{p4}"),
-            "vmulps ymm14, ymm14, ymm13",
-            "vmovups ymmword ptr [{scr} + 32], ymm14",
-            "vmovdqu ymm13, ymmword ptr [{y} + 2]",
-            q5_0_row!("{p0}", "0", "ymm0"),
-            q5_0_row!("{p0} + {rs}", "8", "ymm1"),
-            q5_0_row!("{p0} + {rs}*2", "16", "ymm2"),
-            q5_0_row!("{p0} + {rs3}", "24", "ymm3"),
-            q5_0_row!("{p4}", "32", "ymm4"),
-            q5_0_row!("{p4} + {rs}", "40", "ymm5"),
-            q5_0_row!("{p4} + {rs}*2", "48", "ymm6"),
-            q5_0_row!("{p4} + {rs3}", "56", "ymm7"),
-            "add {p0}, {wb}",
-            "add {p4}, {wb}",
-            "add {y}, {ab}",
-            "dec {n}",
-            "jnz 2b",
-            p0 = inout(reg) w.as_ptr() => _,
-            p4 = inout(reg) p4 => _,
-            rs = in(reg) rs,
-            rs3 = in(reg) 3 * rs,
-            y = inout(reg) a.as_ptr() => _,
-            n = inout(reg) rb => _,
-            pf = inout(reg) pf => _,
-            pfs = in(reg) pf_step,
-            scr = in(reg) scr.as_mut_ptr(),
-            consts = in(reg) &consts,
-            wb = const size_of::<BlockQ5_0>(),
-            ab = const size_of::<BlockQ8_0>(),
-            inout("ymm0") acc[0], inout("ymm1") acc[1], inout("ymm2") acc[2],
-            inout("ymm3") acc[3], inout("ymm4") acc[4], inout("ymm5") acc[5],
-            inout("ymm6") acc[6], inout("ymm7") acc[7],
-            in("ymm8") other, in("ymm9") ones, in("ymm10") high, in("ymm11") shift, in("ymm12") low,
-            out("ymm13") _, out("ymm14") _, out("ymm15") _,
-            options(nostack),
-        );
-    }
-    (acc, [_mm256_setzero_ps(); 2])
+    named: [consts = in(reg) &Q5_CONSTS,],
+    regs: [in("ymm8") other, in("ymm9") all, in("ymm10") high, in("ymm11") shift, in("ymm12") low,],
+    summs_out: [_mm256_setzero_ps(); 2]
 }
 
 /// The full 8-row tiles of a one-token product: rows `0..n_rows / 8 * 8` of `w` (`rb` blocks each)
