@@ -21,7 +21,7 @@ use core::arch::x86_64::*;
 use super::gemm::check;
 use super::q4_k::{block_ints, hsum4_epi32};
 use super::util::{
-    f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, prefetch, scales_mins_k4, store_ps,
+    f16_to_f32, hsum_ps, hsum8_epi32, load_i8, load_i16x16, load_u8, prefetch_share, scales_mins_k4, store_ps,
 };
 use crate::formats::q4_k::BlockQ4K;
 use crate::formats::q6_k::BlockQ6K;
@@ -196,16 +196,12 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
         let ahead = (r0 + 8 * GEMV_PREFETCH_GROUPS) * rb;
         let next: &[u8] =
             if ahead + 8 * rb <= w.len() { bytemuck::cast_slice(&w[ahead..ahead + 8 * rb]) } else { &[] };
-        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
         for t in 0..n_tok {
             let mut acc = _mm256_setzero_ps();
             let mut acc_m = _mm256_setzero_ps();
             for b in 0..rb {
                 if t == 0 {
-                    let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
-                    for l in 0..lines_per_block {
-                        prefetch(pf.wrapping_add(l * 64));
-                    }
+                    prefetch_share(next, rb, b);
                 }
                 let y = &a[t * rb + b];
                 let mut p = [_mm256_setzero_si256(); 8];
@@ -249,17 +245,13 @@ unsafe fn gemm_q6_k_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f
         let ahead = (r + Q6K_PREFETCH_ROWS) * rb;
         let next: &[u8] =
             if ahead + rb <= w.len() { bytemuck::cast_slice(&w[ahead..ahead + rb]) } else { &[] };
-        let lines_per_block = next.len().div_ceil(64).div_ceil(rb);
         let mut t0 = 0;
         while t0 < n_tok {
             let nt = (n_tok - t0).min(TOKENS);
             let mut acc = [_mm256_setzero_ps(); TOKENS];
             for (b, x) in wr.iter().enumerate() {
                 if t0 == 0 {
-                    let pf = next.as_ptr().wrapping_add(b * lines_per_block * 64);
-                    for l in 0..lines_per_block {
-                        prefetch(pf.wrapping_add(l * 64));
-                    }
+                    prefetch_share(next, rb, b);
                 }
                 // the block unpacked once for the tokens of the pass
                 let (raw, scales, all) = super::q6_k::unpack(x);

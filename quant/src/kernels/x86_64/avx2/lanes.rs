@@ -231,18 +231,11 @@ fn vecdot_many<const Q: usize>(x: &[f16], stride: usize, y: [&[f16]; Q], n_rows:
     assert!(m32 <= WIDE_MAX, "vecdot_many: vectors too long");
     let mut wide = core::mem::MaybeUninit::<[f32; 3 * WIDE_MAX]>::uninit();
     let base = wide.as_mut_ptr().cast::<f32>();
+    let whole = m / 32 * 32;
     let mut yw: [&[f32]; Q] = [&[]; Q];
     for (j, (yw, y)) in yw.iter_mut().zip(&y).enumerate() {
         for c in (0..m32).step_by(8) {
-            let v = if c + 8 <= m {
-                load_f16x8(&y[c..])
-            } else {
-                let mut b = [f16::ZERO; 8];
-                if c < m {
-                    b[..m - c].copy_from_slice(&y[c..m]);
-                }
-                load_f16x8(&b)
-            };
+            let v = if c < whole { load_f16x8(&y[c..]) } else { tail_group(y, whole, (c - whole) / 8) };
             // SAFETY: j * m32 + c + 8 <= 3 * WIDE_MAX (j < Q <= 3, c + 8 <= m32 <= WIDE_MAX):
             // inside `wide`; storeu needs no alignment.
             unsafe { _mm256_storeu_ps(base.wrapping_add(j * m32 + c), v) };
@@ -250,7 +243,6 @@ fn vecdot_many<const Q: usize>(x: &[f16], stride: usize, y: [&[f16]; Q], n_rows:
         // SAFETY: the loop above wrote every f32 of `wide` in j * m32..(j + 1) * m32.
         *yw = unsafe { core::slice::from_raw_parts(base.wrapping_add(j * m32), m32) };
     }
-    let whole = m / 32 * 32;
     for r in 0..n_rows {
         let xr = &x[r * stride..r * stride + m];
         let mut acc = [[_mm256_setzero_ps(); 4]; Q];

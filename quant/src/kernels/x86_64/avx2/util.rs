@@ -253,6 +253,19 @@ pub(super) fn prefetch(x: *const u8) {
     _mm_prefetch::<_MM_HINT_T0>(x.cast())
 }
 
+/// Asks for share `i` of `parts` equal shares of the cache lines of `next` (the weights a kernel
+/// reads after the current ones, spread over the `parts` blocks of its current pass). A hint, as
+/// [`prefetch`]; nothing for an empty `next`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn prefetch_share(next: &[u8], parts: usize, i: usize) {
+    let per = next.len().div_ceil(64).div_ceil(parts.max(1));
+    let first = next.as_ptr().wrapping_add(i * per * 64);
+    for l in 0..per {
+        prefetch(first.wrapping_add(l * 64));
+    }
+}
+
 /// llama.cpp's `mul_sum_i8_pairs_float(x, y)`: the sign trick `maddubs(|x|, sign(y, x))`, pairs
 /// summed by `madd` with ones, as f32. Lane `j` is the sum of products `4j..4j+4`; equal to
 /// `Σ x*y` except that a product with `y = -128` and `x < 0` comes out negated (`sign` maps -128
