@@ -10,7 +10,9 @@
 //!
 //! Work is split with [`Pool::split_mut`]: a mutable output is cut into disjoint parts that the
 //! threads take one after another from a shared counter, so a thread that the OS preempts (a
-//! loaded machine) delays only the parts it holds, not a fixed half of the work.
+//! loaded machine) delays only the parts it holds, not a fixed half of the work. Decoding's
+//! products use [`Pool::split_many_mut`] instead: each thread streams its own contiguous region
+//! of weight rows and takes the others' last parts when it is done with it.
 
 use core::ops::Range;
 #[cfg(feature = "std")]
