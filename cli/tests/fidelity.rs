@@ -97,6 +97,12 @@ fn llama_cpp_bin() -> Option<PathBuf> {
 /// llama-completion's greedy continuation of "Once upon a time" on our f32 stories260K GGUF holds
 /// llama2.c's reference text (llama.cpp prints a leading space and keeps going after run.c's 200
 /// steps, whose output ends with a newline).
+///
+/// llama.cpp prints the generated text through its asynchronous logger, whose queue is not
+/// flushed at exit (`common_log_main` leaks the logger on purpose), so under load the last tokens
+/// of its stdout can be lost. It is asked for 300 tokens, 100 past the reference's end, and run
+/// again (at most 3 times) when its text is only a truncated start of the reference; any other
+/// difference fails at once.
 #[test]
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn llama_cpp_runs_our_stories260k_conversion_to_llama2c_text() {
@@ -107,15 +113,24 @@ fn llama_cpp_runs_our_stories260k_conversion_to_llama2c_text() {
     let args = emberlm_tests::convert_stories260k_args(gguf.to_str().unwrap());
     let out = emberlm(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let run = Command::new(bin.join("llama-completion"))
-        .args(["-m", gguf.to_str().unwrap(), "-p", "Once upon a time", "-n", "200", "--temp", "0"])
-        .args(["-no-cnv", "--no-warmup", "-c", "512", "-t", "1"])
-        .output()
-        .expect("run llama-completion");
-    std::fs::remove_file(&gguf).unwrap();
-    assert!(run.status.success(), "llama-completion failed: {}", String::from_utf8_lossy(&run.stderr));
-    let text = String::from_utf8_lossy(&run.stdout);
     let body = reference.trim_end_matches('\n');
+    let mut text = String::new();
+    for attempt in 1..=3 {
+        let run = Command::new(bin.join("llama-completion"))
+            .args(["-m", gguf.to_str().unwrap(), "-p", "Once upon a time", "-n", "300", "--temp", "0"])
+            .args(["-no-cnv", "--no-warmup", "-c", "512", "-t", "1"])
+            .output()
+            .expect("run llama-completion");
+        assert!(run.status.success(), "llama-completion failed: {}", String::from_utf8_lossy(&run.stderr));
+        text = String::from_utf8_lossy(&run.stdout).into_owned();
+        let got = text.trim_start();
+        if got.len() < body.len() && body.starts_with(got.trim_end()) {
+            println!("llama-completion's stdout ended early (its logger's tail lost), attempt {attempt}");
+            continue;
+        }
+        break;
+    }
+    std::fs::remove_file(&gguf).unwrap();
     assert!(
         text.trim_start().starts_with(body),
         "llama.cpp's text differs from llama2.c's:\n{text}\n---- reference:\n{reference}"
