@@ -1,12 +1,14 @@
-//! `emberlm bench -m MODEL [-p 512] [-n 128] [-t 1,2] [-r 5] [--json]`: prompt processing (pp)
+//! `emberlm bench -m MODEL [-p 512] [-n 128] [-d 0] [-t 1,2] [-r 5] [--json]`: prompt processing (pp)
 //! and text generation (tg) speed measured the way `llama-bench` measures them, so the two
 //! tables compare line by line.
 //!
 //! As llama-bench: every test runs in a fresh session sized `n_prompt + n_gen`, once untimed
 //! (warm-up) and then `-r` times; pp feeds `n_prompt` random tokens (BOS first when the model adds
 //! one) in batches of `-b` and computes the logits of the last one; tg feeds `n_gen` single tokens
-//! (BOS, then random ones) from an empty context. Speeds are the mean and sample standard
-//! deviation of the per-repetition tokens/s.
+//! (BOS, then random ones) from an empty context. With a depth `-d D`, every repetition first
+//! fills the context with `D` random prompt tokens, untimed (computed once and then restored from
+//! a saved session state, as llama-bench does), and the test is labelled `tg128 @ dD`. Speeds are
+//! the mean and sample standard deviation of the per-repetition tokens/s.
 //!
 //! Beside llama-bench's numbers: the peak RSS (VmHWM), and for tg the effective weight bandwidth
 //! (bytes of the weight matrices read per generated token × tokens/s) as a share of the memory
@@ -35,6 +37,10 @@ pub struct Args {
     /// Generation lengths to test (comma-separated; 0 skips tg).
     #[arg(short = 'n', long = "n-gen", value_delimiter = ',', default_value = "128")]
     n_gen: Vec<usize>,
+    /// Context depths to test at (comma-separated): tokens already in the context, untimed,
+    /// before each pp or tg test.
+    #[arg(short = 'd', long = "n-depth", value_delimiter = ',', default_value = "0")]
+    n_depth: Vec<usize>,
     /// Thread counts to test (comma-separated; default: one per physical core, or the
     /// Raspberry Pi's policy on aarch64 Linux).
     #[arg(short = 't', long = "threads", value_delimiter = ',')]
@@ -60,6 +66,7 @@ pub struct Args {
 struct TestResult {
     n_prompt: usize,
     n_gen: usize,
+    n_depth: usize,
     n_threads: usize,
     samples_ns: Vec<u64>,
     /// Memory bandwidth (bytes/s) measured with `n_threads` threads, if measured.
@@ -155,24 +162,40 @@ impl Bench<'_, '_> {
         Session::new(self.model, opts).map_err(|e| e.to_string())
     }
 
-    /// One timed pass of `n_prompt` prompt tokens then `n_gen` generated ones, in nanoseconds.
+    /// `n` random tokens, BOS first when the model adds one and `bos_first`.
+    fn tokens(&self, n: usize, bos_first: bool, rng: &mut Rng) -> Vec<u32> {
+        let n_vocab = self.model.config().n_vocab;
+        let mut v: Vec<u32> = (0..n).map(|_| rng.token(n_vocab)).collect();
+        if let (Some(first), Some(bos), true) = (v.first_mut(), self.bos, bos_first) {
+            *first = bos;
+        }
+        v
+    }
+
+    /// One timed pass of `n_prompt` prompt tokens then `n_gen` generated ones, in nanoseconds,
+    /// after `depth` untimed tokens (restored from `*depth_state` once it holds them).
     fn pass(
         &self,
         s: &mut Session<'_, '_>,
-        n_prompt: usize,
-        n_gen: usize,
+        (n_prompt, n_gen, depth): (usize, usize, usize),
+        depth_state: &mut Option<Vec<u8>>,
         rng: &mut Rng,
     ) -> Result<u64, String> {
-        let n_vocab = self.model.config().n_vocab;
-        let mut prompt: Vec<u32> = (0..n_prompt).map(|_| rng.token(n_vocab)).collect();
-        if let (Some(first), Some(bos)) = (prompt.first_mut(), self.bos) {
-            *first = bos;
-        }
-        let mut gen_tokens: Vec<u32> = (0..n_gen).map(|_| rng.token(n_vocab)).collect();
-        if let (Some(first), Some(bos), 0) = (gen_tokens.first_mut(), self.bos, n_prompt) {
-            *first = bos;
-        }
+        let prompt = self.tokens(n_prompt, true, rng);
+        let gen_tokens = self.tokens(n_gen, n_prompt == 0, rng);
         s.reset();
+        if depth > 0 {
+            match depth_state {
+                Some(state) => s.load_state(state).map_err(|e| e.to_string())?,
+                None => {
+                    let toks = self.tokens(depth, true, rng);
+                    for chunk in toks.chunks(self.batch.max(1)) {
+                        s.prefill(chunk).map_err(|e| e.to_string())?;
+                    }
+                    *depth_state = Some(s.save_state());
+                }
+            }
+        }
         let t = Instant::now();
         if n_prompt > 0 {
             black_box(s.prefill(&prompt).map_err(|e| e.to_string())?);
@@ -185,17 +208,19 @@ impl Bench<'_, '_> {
 
     fn test(
         &self,
-        n_prompt: usize,
-        n_gen: usize,
+        (n_prompt, n_gen, n_depth): (usize, usize, usize),
         n_threads: usize,
         reps: usize,
     ) -> Result<TestResult, String> {
-        let mut s = self.session(n_prompt + n_gen, n_threads)?;
+        let mut s = self.session(n_prompt + n_gen + n_depth, n_threads)?;
         let mut rng = Rng(0x5eed);
-        self.pass(&mut s, n_prompt, n_gen, &mut rng)?; // warm-up
-        let samples_ns =
-            (0..reps).map(|_| self.pass(&mut s, n_prompt, n_gen, &mut rng)).collect::<Result<_, _>>()?;
-        Ok(TestResult { n_prompt, n_gen, n_threads: s.n_threads(), samples_ns, bandwidth: None })
+        let mut depth_state = None;
+        let shape = (n_prompt, n_gen, n_depth);
+        self.pass(&mut s, shape, &mut depth_state, &mut rng)?; // warm-up
+        let samples_ns = (0..reps)
+            .map(|_| self.pass(&mut s, shape, &mut depth_state, &mut rng))
+            .collect::<Result<_, _>>()?;
+        Ok(TestResult { n_prompt, n_gen, n_depth, n_threads: s.n_threads(), samples_ns, bandwidth: None })
     }
 }
 
@@ -301,15 +326,18 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut results = Vec::new();
     let mut tests = Vec::new();
     for &t in &threads {
-        tests.extend(args.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0, t)));
-        tests.extend(args.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g, t)));
+        for &d in &args.n_depth {
+            tests.extend(args.n_prompt.iter().filter(|&&p| p > 0).map(|&p| (p, 0, d, t)));
+            tests.extend(args.n_gen.iter().filter(|&&g| g > 0).map(|&g| (0, g, d, t)));
+        }
     }
-    for (p, g, t) in tests {
-        let mut r = bench.test(p, g, t, args.reps)?;
+    for (p, g, d, t) in tests {
+        let mut r = bench.test((p, g, d), t, args.reps)?;
         r.bandwidth = bandwidth.get(&t).copied();
         if !args.json {
             let (avg, sd) = mean_stddev(&r.samples_ts());
             let name = if p > 0 { format!("pp{p}") } else { format!("tg{g}") };
+            let name = if d > 0 { format!("{name} @ d{d}") } else { name };
             let (gbs, roof) = if g > 0 {
                 let gbs = wbytes as f64 * avg / 1e9;
                 let roof =
@@ -349,7 +377,7 @@ pub fn run(args: &Args) -> Result<(), String> {
                     "type_v": kv_type.name(),
                     "n_prompt": r.n_prompt,
                     "n_gen": r.n_gen,
-                    "n_depth": 0,
+                    "n_depth": r.n_depth,
                     "test_time": now,
                     "avg_ns": avg_ns.round() as u64,
                     "stddev_ns": stddev_ns.round() as u64,
