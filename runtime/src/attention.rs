@@ -31,6 +31,12 @@
 //! accumulated in f32 in slot order (as llama.cpp's flash path does for a quantized V cache,
 //! which is the only way it runs one).
 //!
+//! One token decoded on several threads ([`attend_split`]) splits the keys, then the value rows,
+//! between the threads instead of the query heads: every thread reads its own share of the cache
+//! once for all the heads, where a split by heads has every thread read the whole cache of a KV
+//! head its query heads share (Gemma 3: 4 query heads, one KV head). Each score, probability and
+//! output is still computed by the same dot as above: the same bits.
+//!
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
 //! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
 //! ([`crate::kv`]) holds exactly the visible positions of a layer in slots `0..n_visible`, so a
@@ -50,6 +56,7 @@ use half::f16;
 use crate::error::{Result, zeroed};
 use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
+use crate::threads::{Pool, part_of};
 
 /// One thread's attention scratch: for the query heads of one KV head (its group), their scores
 /// over the context, their f16 copies, their f16 query heads; a q8_0 query head, one dequantized
@@ -233,5 +240,151 @@ pub(crate) fn attend(
             }
         }
         h = hs.end;
+    }
+}
+
+/// Parts per thread of the keys and of the value rows in [`attend_split`].
+const SPLIT_PARTS_PER_THREAD: usize = 4;
+
+/// Fewest visible keys for which [`attend_split`] pays: below, the three synchronisations cost
+/// more than reading a KV head's cache on every thread.
+pub(crate) const SPLIT_MIN_KEYS: usize = 256;
+
+/// The buffers the threads of [`attend_split`] share: the query heads in f16, the scores of every
+/// head (part of the keys after part, each part `[head][key]`), the f16 probabilities of every
+/// head, the outputs (part of the value rows after part, each `[head][row]`).
+#[derive(Debug, Default)]
+pub(crate) struct SplitScratch {
+    q16: Vec<f16>,
+    scores: Vec<f32>,
+    probs: Vec<f16>,
+    out: Vec<f32>,
+}
+
+impl SplitScratch {
+    /// For `n_threads` threads (none needed for one).
+    pub(crate) fn new(config: &ModelConfig, n_ctx: usize, n_threads: usize) -> Result<Self> {
+        if n_threads <= 1 {
+            return Ok(Self::default());
+        }
+        let (n_head, slack) = (Self::max_heads(config), n_threads * SPLIT_PARTS_PER_THREAD);
+        Ok(Self {
+            q16: zeroed(n_head * config.head_dim, "attention scores")?,
+            scores: zeroed(n_head * (n_ctx + slack), "attention scores")?,
+            probs: zeroed(n_head * n_ctx, "attention scores")?,
+            out: zeroed(n_head * (config.head_dim_v + slack), "attention scores")?,
+        })
+    }
+
+    /// Bytes [`SplitScratch::new`] allocates for two threads or more: `(base, per thread)`.
+    pub(crate) fn bytes(config: &ModelConfig, n_ctx: usize) -> (usize, usize) {
+        let n_head = Self::max_heads(config);
+        let base = n_head * (config.head_dim * 2 + n_ctx * 4 + n_ctx * 2 + config.head_dim_v * 4);
+        (base, n_head * SPLIT_PARTS_PER_THREAD * 8)
+    }
+
+    fn max_heads(config: &ModelConfig) -> usize {
+        config.layers.iter().map(|l| l.n_head).max().unwrap_or(0)
+    }
+
+    /// Whether [`attend_split`] takes layer `il` at position `pos` (an f16 cache, enough keys,
+    /// buffers for more than one thread).
+    pub(crate) fn takes(&self, kv: &KvCache, il: usize, pos: usize) -> bool {
+        let layer = &kv.layers[il];
+        !self.probs.is_empty()
+            && layer.n_visible(pos) >= SPLIT_MIN_KEYS
+            && matches!((&layer.k, &layer.v), (KvBuf::F16(_), KvBuf::F16(_)))
+    }
+}
+
+/// [`attend`] for every head of one token decoded alone (llama.cpp's single-token dots), on the
+/// pool's threads, split by keys: the scores of each part of the keys for all heads, then each
+/// head's softmax, then the outputs of each part of the value rows for all heads. Same bits as
+/// [`attend`]. For an f16 cache only ([`SplitScratch::takes`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attend_split(
+    kernels: &Kernels,
+    pool: &Pool,
+    kv: &KvCache,
+    il: usize,
+    shape: &AttnShape,
+    q: &[f32],
+    pos: usize,
+    scratch: &mut [AttnScratch],
+    sp: &mut SplitScratch,
+    out: &mut [f32],
+) {
+    let layer = &kv.layers[il];
+    let (KvBuf::F16(k), KvBuf::F16(v)) = (&layer.k, &layer.v) else {
+        return attend(kernels, kv, il, shape, q, pos, 0..shape.n_head, &mut scratch[0], out, false);
+    };
+    let (n, cap, k_dim) = (layer.n_visible(pos), layer.cap, layer.k_dim);
+    let (hd, hdv, n_head) = (shape.head_dim, shape.head_dim_v, shape.n_head);
+    let group = n_head / shape.n_head_kv;
+    let n_parts = pool.n_threads() * SPLIT_PARTS_PER_THREAD;
+    let SplitScratch { q16, scores, probs, out: parts_out } = sp;
+    let q16 = &mut q16[..n_head * hd];
+    for (qi, qh) in q16.chunks_exact_mut(hd).zip(q.chunks_exact(hd)) {
+        (kernels.quantize_f16)(qh, qi);
+    }
+    let q16 = &*q16;
+
+    // Scores: part `u` of the keys holds `[head][key]` for its keys.
+    let chunk = n_head * n.div_ceil(n_parts);
+    pool.split_mut_with(&mut scores[..n_parts * chunk], chunk, scratch, &|units, part, _| {
+        for (u, sc) in units.zip(part.chunks_exact_mut(chunk)) {
+            let keys = part_of(n, n_parts, u);
+            let len = keys.len();
+            if len == 0 {
+                continue;
+            }
+            for (kvh, (qg, sg)) in
+                q16.chunks_exact(group * hd).zip(sc.chunks_exact_mut(group * len)).enumerate()
+            {
+                let x = &k[keys.start * k_dim + kvh * hd..];
+                (kernels.lanes_dot_f16_rows)(x, k_dim, qg, group, DotOrder::VecDot, sg);
+            }
+        }
+    });
+
+    // Each head's scores gathered, softmax, rounded to f16.
+    let (scores, n8) = (&*scores, n.next_multiple_of(8));
+    pool.split_mut_with(&mut probs[..n_head * n], n, scratch, &|heads, part, s| {
+        for (h, p16) in heads.zip(part.chunks_exact_mut(n)) {
+            let row = &mut s.scores[..n8];
+            for u in 0..n_parts {
+                let keys = part_of(n, n_parts, u);
+                let len = keys.len();
+                row[keys].copy_from_slice(&scores[u * chunk + h * len..][..len]);
+            }
+            row[n..].fill(f32::NEG_INFINITY);
+            softmax_scaled(kernels, row, shape.scale);
+            (kernels.quantize_f16)(&row[..n], p16);
+        }
+    });
+
+    // Outputs: part `u` of the value rows holds `[head][row]` for its rows.
+    let probs = &*probs;
+    let chunk = n_head * hdv.div_ceil(n_parts);
+    pool.split_mut_with(&mut parts_out[..n_parts * chunk], chunk, scratch, &|units, part, _| {
+        for (u, o) in units.zip(part.chunks_exact_mut(chunk)) {
+            let rows = part_of(hdv, n_parts, u);
+            let len = rows.len();
+            if len == 0 {
+                continue;
+            }
+            let groups = probs[..n_head * n].chunks_exact(group * n).zip(o.chunks_exact_mut(group * len));
+            for (kvh, (pg, og)) in groups.enumerate() {
+                let x = &v[(kvh * hdv + rows.start) * cap..];
+                (kernels.lanes_dot_f16_rows)(x, cap, pg, group, DotOrder::VecDotPadded, og);
+            }
+        }
+    });
+    for u in 0..n_parts {
+        let rows = part_of(hdv, n_parts, u);
+        let len = rows.len();
+        for (h, oh) in out[..n_head * hdv].chunks_exact_mut(hdv).enumerate() {
+            oh[rows.clone()].copy_from_slice(&parts_out[u * chunk + h * len..][..len]);
+        }
     }
 }

@@ -14,7 +14,7 @@
 
 use alloc::vec::Vec;
 
-use crate::attention::{AttnScratch, AttnShape, attend, max_group};
+use crate::attention::{AttnScratch, AttnShape, SplitScratch, attend, attend_split, max_group};
 use crate::error::{Result, zeroed};
 use crate::kv::KvCache;
 use crate::matmul::QuantizedInput;
@@ -46,6 +46,8 @@ pub(crate) struct Scratch {
     gelu: Option<GeluTable>,
     /// One attention scratch per thread of `pool` (a batch's tokens attend in parallel).
     attn_scratch: Vec<AttnScratch>,
+    /// What the threads share when they decode one token's attention together.
+    split: SplitScratch,
     /// The threads products run on (the session sets it; the calling thread alone by default).
     pub(crate) pool: Pool,
 }
@@ -77,6 +79,7 @@ impl Scratch {
                 model.config().head_dim_v,
                 max_group(model.config()),
             )?],
+            split: SplitScratch::default(),
             pool: Pool::single(),
         })
     }
@@ -88,6 +91,7 @@ impl Scratch {
         while self.attn_scratch.len() < pool.n_threads() {
             self.attn_scratch.push(AttnScratch::new(plan.n_ctx, c.head_dim, c.head_dim_v, max_group(c))?);
         }
+        self.split = SplitScratch::new(c, plan.n_ctx, pool.n_threads())?;
         self.pool = pool;
         Ok(())
     }
@@ -143,7 +147,7 @@ pub(crate) fn forward(
     let c = model.config();
     let n = tokens.len();
     let n_embd = c.n_embd;
-    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, gelu, attn_scratch, pool, .. } = s;
+    let Scratch { x, xn, q, k, v, attn, gate, up, acts, rope, gelu, attn_scratch, split, pool, .. } = s;
     let mut qin = QuantizedInput::new(model.kernels, acts).with_pool(pool);
 
     let eps = c.rms_eps;
@@ -220,8 +224,23 @@ pub(crate) fn forward(
                 scale(qt, s);
             }
             kv.store(model.kernels, il, pos, kt, &v[t * v_dim..(t + 1) * v_dim]);
-            if n == 1 && pool.n_threads() > 1 {
-                // one token on several threads: its heads are shared out
+            if n == 1 && split.takes(kv, il, pos) {
+                // one token on several threads, many keys: the keys and value rows are shared out
+                let (kv, qt) = (&*kv, &*qt);
+                attend_split(
+                    model.kernels,
+                    pool,
+                    kv,
+                    il,
+                    &shape,
+                    qt,
+                    pos,
+                    attn_scratch,
+                    split,
+                    &mut attn[..o_dim],
+                );
+            } else if n == 1 && pool.n_threads() > 1 {
+                // one token on several threads, few keys: its heads are shared out
                 let (kv, qt) = (&*kv, &*qt);
                 pool.split_mut_with(&mut attn[..o_dim], c.head_dim_v, attn_scratch, &|heads, part, sc| {
                     attend(model.kernels, kv, il, &shape, qt, pos, heads, sc, part, false);

@@ -6,7 +6,7 @@ use emberlm_models::ModelConfig;
 use emberlm_models::arch::FfnActivation;
 use emberlm_quant::QuantType;
 
-use crate::attention::{AttnScratch, max_group};
+use crate::attention::{AttnScratch, SplitScratch, max_group};
 use crate::error::{Error, Result};
 use crate::kv::{KvCache, KvType};
 use crate::matmul::activation_row_bytes;
@@ -35,6 +35,12 @@ pub struct MemoryPlan {
     /// heads, a value row); a session running on `n` threads has `n` of them
     /// ([`MemoryPlan::total_bytes_threads`]).
     pub attn_bytes: usize,
+    /// Bytes the threads of a session on two threads or more share to decode a token's attention
+    /// (scores and probabilities of every head over the context), plus
+    /// [`MemoryPlan::attn_split_bytes_per_thread`] per thread.
+    pub attn_split_bytes: usize,
+    /// See [`MemoryPlan::attn_split_bytes`].
+    pub attn_split_bytes_per_thread: usize,
     /// Bytes of the RoPE cache (`cos, sin` of one head's pairs).
     pub rope_bytes: usize,
     /// Lookup tables: ggml's f16 GELU table (2^16 f16 values) when the FFN uses GELU, else 0.
@@ -107,6 +113,8 @@ impl MemoryPlan {
             scratch_f32: dims.per_token().checked_mul(n_batch).ok_or_else(|| overflow("activations"))?,
             act_bytes: act_bytes.div_ceil(4) * 4,
             attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v, max_group(config)),
+            attn_split_bytes: SplitScratch::bytes(config, n_ctx).0,
+            attn_split_bytes_per_thread: SplitScratch::bytes(config, n_ctx).1,
             rope_bytes: config.head_dim * 4,
             table_bytes: match config.flags.ffn_act {
                 FfnActivation::GeluTanh => GeluTable::BYTES,
@@ -128,8 +136,14 @@ impl MemoryPlan {
     }
 
     /// Everything a session running on `n_threads` threads allocates (one attention scratch per
-    /// thread; the threads' own stacks are not counted).
+    /// thread, and with two threads or more the buffers they share; the threads' own stacks are
+    /// not counted).
     pub fn total_bytes_threads(&self, n_threads: usize) -> usize {
-        self.total_bytes() + n_threads.saturating_sub(1) * self.attn_bytes
+        let shared = if n_threads > 1 {
+            self.attn_split_bytes + n_threads * self.attn_split_bytes_per_thread
+        } else {
+            0
+        };
+        self.total_bytes() + n_threads.saturating_sub(1) * self.attn_bytes + shared
     }
 }

@@ -129,7 +129,11 @@ fn memory_plan_matches_the_sizes_it_promises() {
         assert_eq!(plan.total_bytes(), plan.kv_bytes + plan.scratch_bytes() + plan.logits_bytes);
         assert_eq!(plan.table_bytes, 0, "stories260K's FFN is SiLU: no GELU table");
         assert_eq!(plan.total_bytes_threads(1), plan.total_bytes());
-        assert_eq!(plan.total_bytes_threads(3), plan.total_bytes() + 2 * plan.attn_bytes);
+        // shared by 2+ threads: 8 heads x (8 f16 query values, 512 f32 scores, 512 f16
+        // probabilities, 8 f32 outputs), plus 4 parts per thread x 8 bytes per head
+        assert_eq!((plan.attn_split_bytes, plan.attn_split_bytes_per_thread), (8 * 3120, 8 * 32));
+        let shared = plan.attn_split_bytes + 3 * plan.attn_split_bytes_per_thread;
+        assert_eq!(plan.total_bytes_threads(3), plan.total_bytes() + 2 * plan.attn_bytes + shared);
         let s = emberlm::Session::with_plan(&model, plan).unwrap();
         assert_eq!(s.plan(), &plan);
     }
@@ -309,6 +313,34 @@ fn threads_give_the_same_bits() {
         let want = run(1, n_batch);
         for n_threads in [2, 3] {
             assert!(run(n_threads, n_batch) == want, "{n_threads} threads, batch {n_batch}");
+        }
+    }
+}
+
+/// Decoding with many keys splits a token's attention between the threads by keys and value rows
+/// (past 256 visible keys) instead of by heads: still the bits of one thread. Decodes positions
+/// 240..300 (the split starts at 256) after a prefill, on 1, 2 and 3 threads, f16 cache; and an
+/// f32 cache, which keeps the split by heads.
+#[test]
+fn threads_give_the_same_bits_decoding_many_keys() {
+    let file = stories_gguf(WeightType::Q8_0);
+    let gguf = Gguf::parse(file.bytes()).unwrap();
+    let model = Model::from_gguf(&gguf).unwrap();
+    let story = story_tokens(&gguf);
+    let seq: Vec<u32> = story.iter().copied().cycle().take(300).collect();
+    let run = |n_threads: usize, kv_type: KvType| {
+        let o = SessionOptions { n_ctx: 320, n_batch: 64, kv_type, n_threads };
+        let mut s = session(&model, o);
+        let mut out = s.prefill(&seq[..240]).unwrap().to_vec();
+        for &t in &seq[240..] {
+            out.extend_from_slice(s.decode_step(t).unwrap());
+        }
+        out
+    };
+    for kv_type in [KvType::F16, KvType::F32] {
+        let want = run(1, kv_type);
+        for n_threads in [2, 3] {
+            assert!(run(n_threads, kv_type) == want, "{n_threads} threads, {kv_type:?} cache");
         }
     }
 }
