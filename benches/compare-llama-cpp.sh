@@ -7,7 +7,9 @@
 #
 #   benches/compare-llama-cpp.sh [MODEL.gguf]
 #
-# Environment: THREADS="1 2" (thread counts), REPS=5, PP=512, TG=128, ROUNDS=1 (the interleaved
+# Environment: THREADS="1 2" (thread counts), REPS=5, PP=512, TG=128, DEPTHS="0" (context depths,
+# llama-bench's -d: tokens already in the context, untimed; e.g. DEPTHS="0 4096"; PP=0 or TG=0
+# skips that test), ROUNDS=1 (the interleaved
 # sequence is repeated ROUNDS times; the table shows the median round of each cell),
 # LLAMA_CPP_BIN (a directory holding llama-bench and llama-completion; default: built by
 # scripts/build-llama-cpp.sh when absent), CARGO_TARGET_DIR (where emberlm is built).
@@ -20,6 +22,7 @@ threads="${THREADS:-1 2}"
 reps="${REPS:-5}"
 pp="${PP:-512}"
 tg="${TG:-128}"
+depths="${DEPTHS:-0}"
 rounds="${ROUNDS:-1}"
 [ -f "$model" ] || { echo "compare-llama-cpp: no model at $model (scripts/fetch-models.sh)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "compare-llama-cpp: jq is needed (apt-get install jq)" >&2; exit 1; }
@@ -53,11 +56,21 @@ run_theirs() {
     jq -r '.[0] | "\(.avg_ts) \(.stddev_ts)"'
 }
 
+# The tests: "pp512.d0", "tg128.d4096", ...
+tests=""
+for d in $depths; do
+  [ "$pp" -gt 0 ] && tests="$tests pp$pp.d$d"
+  [ "$tg" -gt 0 ] && tests="$tests tg$tg.d$d"
+done
+label() { # pp512.d4096 -> "pp512 @ d4096" (as llama-bench prints it); pp512.d0 -> pp512
+  case "$1" in *.d0) echo "${1%.d0}" ;; *) echo "${1%.d*} @ d${1##*.d}" ;; esac
+}
+
 for round in $(seq 1 "$rounds"); do
-  for test in "pp$pp" "tg$tg"; do
+  for test in $tests; do
     case "$test" in
-      pp*) args="-p $pp -n 0" ;;
-      tg*) args="-p 0 -n $tg" ;;
+      pp*) args="-p $pp -n 0 -d ${test##*.d}" ;;
+      tg*) args="-p 0 -n $tg -d ${test##*.d}" ;;
     esac
     for t in $threads; do
       echo "compare-llama-cpp: round $round $test t=$t: emberlm" >&2
@@ -85,11 +98,11 @@ echo "emberlm vs llama.cpp: $(basename "$model"), $(nproc) cores, -r $reps, $rou
 echo
 echo "| test | threads | emberlm t/s | llama.cpp t/s | ratio |"
 echo "| ---- | ------: | ----------: | ------------: | ----: |"
-for test in "pp$pp" "tg$tg"; do
+for test in $tests; do
   for t in $threads; do
     read -r oa os <<<"$(median_round "$tmp/ours.$test.$t")"
     read -r ta tsd <<<"$(median_round "$tmp/theirs.$test.$t")"
-    awk -v test="$test" -v t="$t" -v oa="$oa" -v os="$os" -v ta="$ta" -v tsd="$tsd" \
+    awk -v test="$(label "$test")" -v t="$t" -v oa="$oa" -v os="$os" -v ta="$ta" -v tsd="$tsd" \
       'BEGIN { printf "| %s | %d | %.2f ± %.2f | %.2f ± %.2f | %.2fx |\n", test, t, oa, os, ta, tsd, oa / ta }'
   done
 done
