@@ -1,6 +1,6 @@
 //! Throughput of the f16 attention dots of one decoded token (`ggml_vec_dot_f16`, llama.cpp's
-//! single-token path) at Gemma 3 270M's shape: a KV head of 256 values shared by 2 query heads
-//! (one thread's share of the 4), scores against `n` keys (`VecDot`) and the output against the
+//! single-token path) at Gemma 3 270M's shape: a KV head of 256 values shared by its 4 query heads
+//! (all on one thread) or 2 of them, scores against `n` keys (`VecDot`) and the output against the
 //! `n`-long transposed value rows (`VecDotPadded`), for n = 512 (a sliding-window layer) and 4096.
 //! In multiply-adds per second, best of many repetitions.
 //!
@@ -34,8 +34,8 @@ fn time(mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let k = Kernels::best();
-    let (hd, nq) = (256, 2);
-    for n in [512usize, 4096] {
+    let hd = 256;
+    for (nq, n) in [(2, 512usize), (2, 4096), (4, 512), (4, 4096)] {
         let keys = values(n * hd, 1);
         let q = values(nq * hd, 2);
         let vt = values(hd * n, 3);
@@ -58,7 +58,7 @@ fn main() {
             (k.lanes_dot_f16_rows)(&vc[iv], n, &p, nq, DotOrder::VecDotPadded, &mut out[..nq * hd])
         });
         println!(
-            "{} n={n}: scores {:.1} GMAC/s hot, {:.1} cold ({:.1} us); values {:.1} hot, {:.1} cold ({:.1} us)",
+            "{} {nq} heads, n={n}: scores {:.1} GMAC/s hot, {:.1} cold ({:.1} us); values {:.1} hot, {:.1} cold ({:.1} us)",
             k.tier,
             macs / tk / 1e9,
             macs / tkc / 1e9,

@@ -99,12 +99,24 @@ fn lanes_dot_f16_rows_is_the_dot_of_every_row_on_every_tier() {
     let tiers = supported_tiers("lanes_parity");
     for (name, gen_value) in families() {
         let mut rng = Rng(0xA076_1D64_78BD_642F ^ name.len() as u64);
-        // (plus lengths around the 2048 values the AVX2 kernels widen once on the stack)
-        let long = [(2048, 3), (2049, 3), (2100, 2)];
+        // (plus lengths around the 2048 values the AVX2 kernels widen once on the stack, and
+        // across the 512-value blocks and 8-row groups they widen longer ones in: a long
+        // context's value rows against 2 to 5 query heads)
+        let long = [
+            (2048, 2, 3),
+            (2049, 2, 3),
+            (2100, 2, 2),
+            (2100, 9, 3),
+            (513, 9, 4),
+            (1024, 8, 4),
+            (1100, 17, 5),
+            (4100, 3, 4),
+            (600, 1, 4),
+        ];
         let cases = LENGTHS.iter().filter(|&&n| n <= 257).flat_map(|&n| {
             [0, 1, 2, 3, 4, 5, 7, 8, 11].into_iter().flat_map(move |r| [1, 2, 3, 4, 6].map(|q| (n, r, q)))
         });
-        for (n, n_rows, n_y) in cases.chain(long.map(|(n, q)| (n, 2, q))) {
+        for (n, n_rows, n_y) in cases.chain(long) {
             let stride = n + (rng.next_u64() % 5) as usize;
             let len = if n_rows == 0 { 0 } else { (n_rows - 1) * stride + n };
             let x: Vec<f16> = (0..len).map(|_| f16::from_f32(gen_value(&mut rng))).collect();
