@@ -100,8 +100,8 @@ fn lanes_dot_f16_rows_is_the_dot_of_every_row_on_every_tier() {
     for (name, gen_value) in families() {
         let mut rng = Rng(0xA076_1D64_78BD_642F ^ name.len() as u64);
         // (plus lengths around the 2048 values the AVX2 kernels widen once on the stack, and
-        // across the 512-value blocks and 8-row groups they widen longer ones in: a long
-        // context's value rows against 2 to 5 query heads)
+        // longer ones, which they take one vector at a time: a long context's value rows
+        // against 2 to 5 query heads, rows around the 2-row tile)
         let long = [
             (2048, 2, 3),
             (2049, 2, 3),
