@@ -2,13 +2,14 @@
 //! and text generation (tg) speed measured the way `llama-bench` measures them, so the two
 //! tables compare line by line.
 //!
-//! As llama-bench: every test runs in a fresh session sized `n_prompt + n_gen`, once untimed
+//! As llama-bench: every test runs in a fresh session sized `n_depth + n_prompt + n_gen`, once untimed
 //! (warm-up) and then `-r` times; pp feeds `n_prompt` random tokens (BOS first when the model adds
 //! one) in batches of `-b` and computes the logits of the last one; tg feeds `n_gen` single tokens
 //! (BOS, then random ones) from an empty context. With a depth `-d D`, every repetition first
 //! fills the context with `D` random prompt tokens, untimed (computed once and then restored from
-//! a saved session state, as llama-bench does), and the test is labelled `tg128 @ dD`. Speeds are
-//! the mean and sample standard deviation of the per-repetition tokens/s.
+//! a saved session state, as llama-bench does; the peak RSS then includes that copy of the
+//! cache), and the test is labelled `tg128 @ dD`. Speeds are the mean and sample standard
+//! deviation of the per-repetition tokens/s.
 //!
 //! Beside llama-bench's numbers: the peak RSS (VmHWM), and for tg the effective weight bandwidth
 //! (bytes of the weight matrices read per generated token × tokens/s) as a share of the memory
