@@ -288,10 +288,12 @@ impl SplitScratch {
     }
 
     /// Whether [`attend_split`] takes layer `il` at position `pos` (an f16 cache, enough keys,
-    /// buffers for more than one thread).
+    /// buffers for more than one thread). Never without `std`, whose pools are one thread: so
+    /// that the split's code is not linked into firmware (4 KB of flash).
     pub(crate) fn takes(&self, kv: &KvCache, il: usize, pos: usize) -> bool {
         let layer = &kv.layers[il];
-        !self.probs.is_empty()
+        cfg!(feature = "std")
+            && !self.probs.is_empty()
             && layer.n_visible(pos) >= SPLIT_MIN_KEYS
             && matches!((&layer.k, &layer.v), (KvBuf::F16(_), KvBuf::F16(_)))
     }
