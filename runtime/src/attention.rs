@@ -331,62 +331,84 @@ pub(crate) fn attend_split(
     }
     let q16 = &*q16;
 
-    // Scores: part `u` of the keys holds `[head][key]` for its keys.
-    let chunk = n_head * n.div_ceil(n_parts);
-    pool.split_mut_with(&mut scores[..n_parts * chunk], chunk, scratch, &|units, part, _| {
-        for (u, sc) in units.zip(part.chunks_exact_mut(chunk)) {
-            let keys = part_of(n, n_parts, u);
-            let len = keys.len();
-            if len == 0 {
-                continue;
-            }
-            for (kvh, (qg, sg)) in
-                q16.chunks_exact(group * hd).zip(sc.chunks_exact_mut(group * len)).enumerate()
-            {
-                let x = &k[keys.start * k_dim + kvh * hd..];
-                (kernels.lanes_dot_f16_rows)(x, k_dim, qg, group, DotOrder::VecDot, sg);
-            }
-        }
-    });
+    let keys = PartedRows { x: k, stride: k_dim, head_step: hd, n_rows: n, n_parts, order: DotOrder::VecDot };
+    keys.run(kernels, pool, scratch, q16, (n_head, group), scores);
 
     // Each head's scores gathered, softmax, rounded to f16.
     let (scores, n8) = (&*scores, n.next_multiple_of(8));
     pool.split_mut_with(&mut probs[..n_head * n], n, scratch, &|heads, part, s| {
         for (h, p16) in heads.zip(part.chunks_exact_mut(n)) {
             let row = &mut s.scores[..n8];
-            for u in 0..n_parts {
-                let keys = part_of(n, n_parts, u);
-                let len = keys.len();
-                row[keys].copy_from_slice(&scores[u * chunk + h * len..][..len]);
-            }
+            keys.gather(scores, n_head, h, &mut row[..n]);
             row[n..].fill(f32::NEG_INFINITY);
             softmax_scaled(kernels, row, shape.scale);
             (kernels.quantize_f16)(&row[..n], p16);
         }
     });
 
-    // Outputs: part `u` of the value rows holds `[head][row]` for its rows.
-    let probs = &*probs;
-    let chunk = n_head * hdv.div_ceil(n_parts);
-    pool.split_mut_with(&mut parts_out[..n_parts * chunk], chunk, scratch, &|units, part, _| {
-        for (u, o) in units.zip(part.chunks_exact_mut(chunk)) {
-            let rows = part_of(hdv, n_parts, u);
+    let order = DotOrder::VecDotPadded;
+    let values = PartedRows { x: v, stride: cap, head_step: hdv * cap, n_rows: hdv, n_parts, order };
+    values.run(kernels, pool, scratch, &probs[..n_head * n], (n_head, group), parts_out);
+    for (h, oh) in out[..n_head * hdv].chunks_exact_mut(hdv).enumerate() {
+        values.gather(parts_out, n_head, h, oh);
+    }
+}
+
+/// One of [`attend_split`]'s two products: rows `0..n_rows` of each KV head's matrix (row `r` of
+/// KV head `g` at `x[g * head_step + r * stride..]`: its keys, or its transposed value rows), each
+/// dotted with the `group` vectors of that KV head's query heads, the rows cut into `n_parts`
+/// parts that the pool's threads take. Part `u` of the output buffer holds `[head][row]` for its
+/// rows.
+struct PartedRows<'a> {
+    x: &'a [f16],
+    stride: usize,
+    head_step: usize,
+    n_rows: usize,
+    n_parts: usize,
+    order: DotOrder,
+}
+
+impl PartedRows<'_> {
+    /// Values of one part in the output buffer, for `n_head` heads.
+    fn chunk(&self, n_head: usize) -> usize {
+        n_head * self.n_rows.div_ceil(self.n_parts)
+    }
+
+    /// The dots of every row with `vectors` (`n_head` of them, head after head, `group` per KV
+    /// head) into `buf`, part by part, on the pool's threads.
+    fn run(
+        &self,
+        kernels: &Kernels,
+        pool: &Pool,
+        scratch: &mut [AttnScratch],
+        vectors: &[f16],
+        (n_head, group): (usize, usize),
+        buf: &mut [f32],
+    ) {
+        let chunk = self.chunk(n_head);
+        let m = vectors.len() / n_head;
+        pool.split_mut_with(&mut buf[..self.n_parts * chunk], chunk, scratch, &|units, part, _| {
+            for (u, o) in units.zip(part.chunks_exact_mut(chunk)) {
+                let rows = part_of(self.n_rows, self.n_parts, u);
+                if rows.is_empty() {
+                    continue;
+                }
+                let groups = vectors.chunks_exact(group * m).zip(o.chunks_exact_mut(group * rows.len()));
+                for (g, (vg, og)) in groups.enumerate() {
+                    let x = &self.x[g * self.head_step + rows.start * self.stride..];
+                    (kernels.lanes_dot_f16_rows)(x, self.stride, vg, group, self.order, og);
+                }
+            }
+        });
+    }
+
+    /// Head `h`'s values of every row, in row order, from the parts in `buf` into `dst`.
+    fn gather(&self, buf: &[f32], n_head: usize, h: usize, dst: &mut [f32]) {
+        let chunk = self.chunk(n_head);
+        for u in 0..self.n_parts {
+            let rows = part_of(self.n_rows, self.n_parts, u);
             let len = rows.len();
-            if len == 0 {
-                continue;
-            }
-            let groups = probs[..n_head * n].chunks_exact(group * n).zip(o.chunks_exact_mut(group * len));
-            for (kvh, (pg, og)) in groups.enumerate() {
-                let x = &v[(kvh * hdv + rows.start) * cap..];
-                (kernels.lanes_dot_f16_rows)(x, cap, pg, group, DotOrder::VecDotPadded, og);
-            }
-        }
-    });
-    for u in 0..n_parts {
-        let rows = part_of(hdv, n_parts, u);
-        let len = rows.len();
-        for (h, oh) in out[..n_head * hdv].chunks_exact_mut(hdv).enumerate() {
-            oh[rows.clone()].copy_from_slice(&parts_out[u * chunk + h * len..][..len]);
+            dst[rows].copy_from_slice(&buf[u * chunk + h * len..][..len]);
         }
     }
 }

@@ -104,6 +104,7 @@ impl MemoryPlan {
             act_row = act_row.max(b);
         }
         let act_bytes = act_row.checked_mul(n_batch).ok_or_else(|| overflow("quantized activations"))?;
+        let (attn_split_bytes, attn_split_bytes_per_thread) = SplitScratch::bytes(config, n_ctx);
         Ok(Self {
             n_ctx,
             n_batch,
@@ -113,8 +114,8 @@ impl MemoryPlan {
             scratch_f32: dims.per_token().checked_mul(n_batch).ok_or_else(|| overflow("activations"))?,
             act_bytes: act_bytes.div_ceil(4) * 4,
             attn_bytes: AttnScratch::bytes(n_ctx, config.head_dim, config.head_dim_v, max_group(config)),
-            attn_split_bytes: SplitScratch::bytes(config, n_ctx).0,
-            attn_split_bytes_per_thread: SplitScratch::bytes(config, n_ctx).1,
+            attn_split_bytes,
+            attn_split_bytes_per_thread,
             rope_bytes: config.head_dim * 4,
             table_bytes: match config.flags.ffn_act {
                 FfnActivation::GeluTanh => GeluTable::BYTES,
