@@ -289,58 +289,42 @@ fn tied_output_and_rope_factor_paths() {
 }
 
 /// Threads change nothing: a batch's products are split by output, its tokens attend in parallel
-/// (each reading only the slots it may see), and every value is computed by the same code as on
-/// one thread. Prefill logits of every position, then decoding, on 1, 2 and 3 threads, with a
-/// context that fits the batch (parallel attention) and one smaller than the prompt's batches.
+/// (each reading only the slots it may see), a decoded token's attention is split by heads, or by
+/// keys and value rows from 256 visible keys on, and every value is computed by the same code as
+/// on one thread. Prefill logits of every position, then decoding, on 1, 2 and 3 threads: with a
+/// context that fits the batch (parallel attention) and one smaller than the prompt's batches;
+/// and decoding positions 240..300 across the 256-key threshold, f16 cache (split by keys) and
+/// f32 cache (which keeps the split by heads).
 #[test]
 fn threads_give_the_same_bits() {
     let file = stories_gguf(WeightType::Q8_0);
     let gguf = Gguf::parse(file.bytes()).unwrap();
     let model = Model::from_gguf(&gguf).unwrap();
-    let seq = story_tokens(&gguf);
-    let n_vocab = model.config().n_vocab;
-    let run = |n_threads: usize, n_batch: usize| {
-        let o = SessionOptions { n_ctx: 128, n_batch, kv_type: KvType::F16, n_threads };
-        let mut s = session(&model, o);
-        let mut out = vec![0f32; 90 * n_vocab];
-        s.prefill_logits(&seq[..90], 0, &mut out).unwrap();
-        for &t in &seq[90..100] {
-            out.extend_from_slice(s.decode_step(t).unwrap());
-        }
-        out
-    };
-    for n_batch in [512, 32] {
-        let want = run(1, n_batch);
-        for n_threads in [2, 3] {
-            assert!(run(n_threads, n_batch) == want, "{n_threads} threads, batch {n_batch}");
-        }
-    }
-}
-
-/// Decoding with many keys splits a token's attention between the threads by keys and value rows
-/// (past 256 visible keys) instead of by heads: still the bits of one thread. Decodes positions
-/// 240..300 (the split starts at 256) after a prefill, on 1, 2 and 3 threads, f16 cache; and an
-/// f32 cache, which keeps the split by heads.
-#[test]
-fn threads_give_the_same_bits_decoding_many_keys() {
-    let file = stories_gguf(WeightType::Q8_0);
-    let gguf = Gguf::parse(file.bytes()).unwrap();
-    let model = Model::from_gguf(&gguf).unwrap();
     let story = story_tokens(&gguf);
-    let seq: Vec<u32> = story.iter().copied().cycle().take(300).collect();
-    let run = |n_threads: usize, kv_type: KvType| {
-        let o = SessionOptions { n_ctx: 320, n_batch: 64, kv_type, n_threads };
+    let n_vocab = model.config().n_vocab;
+    let run = |seq: &[u32], n_prefill: usize, o: SessionOptions| {
         let mut s = session(&model, o);
-        let mut out = s.prefill(&seq[..240]).unwrap().to_vec();
-        for &t in &seq[240..] {
+        let mut out = vec![0f32; n_prefill * n_vocab];
+        s.prefill_logits(&seq[..n_prefill], 0, &mut out).unwrap();
+        for &t in &seq[n_prefill..] {
             out.extend_from_slice(s.decode_step(t).unwrap());
         }
         out
     };
-    for kv_type in [KvType::F16, KvType::F32] {
-        let want = run(1, kv_type);
+    let long: Vec<u32> = story.iter().copied().cycle().take(300).collect();
+    let cases = [
+        (&story[..100], 90, SessionOptions { n_ctx: 128, n_batch: 512, kv_type: KvType::F16, n_threads: 1 }),
+        (&story[..100], 90, SessionOptions { n_ctx: 128, n_batch: 32, kv_type: KvType::F16, n_threads: 1 }),
+        (&long[..], 240, SessionOptions { n_ctx: 320, n_batch: 64, kv_type: KvType::F16, n_threads: 1 }),
+        (&long[..], 240, SessionOptions { n_ctx: 320, n_batch: 64, kv_type: KvType::F32, n_threads: 1 }),
+    ];
+    for (seq, n_prefill, o) in cases {
+        let want = run(seq, n_prefill, o);
         for n_threads in [2, 3] {
-            assert!(run(n_threads, kv_type) == want, "{n_threads} threads, {kv_type:?} cache");
+            assert!(
+                run(seq, n_prefill, SessionOptions { n_threads, ..o }) == want,
+                "{n_threads} threads, {o:?}"
+            );
         }
     }
 }
