@@ -118,7 +118,7 @@ fn gemm_same_bits<F: Format + Dispatch>(tier: Tier) {
     let (ws, as_) = scales::<F>();
     let mut rng = Rng::new(0x6e44 ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for rb in [1, 3, 18] {
-        for n_rows in [1, 2, 3, 4, 5, 7, 8, 9, 16, 21] {
+        for n_rows in [1, 2, 3, 4, 5, 7, 8, 9, 16, 21, 67] {
             for n_tok in [1, 2, 3, 4, 5, 7, 9] {
                 let stride = n_rows + rng.below(3) as usize;
                 let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
