@@ -273,10 +273,13 @@ pub(crate) fn forward(
             n,
             &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
         )?;
-        // the gated activation, elementwise: a batch's rows on the pool's threads
+        // the gated activation, elementwise: a batch's rows on the pool's threads, one token's
+        // row in parts of 256 values (a part's values are computed as in the whole row: no
+        // kernel's vector width leaves a remainder in 256 values)
         let (up, gelu) = (&up[..n * n_ff], gelu.as_ref());
-        pool.split_mut(&mut gate[..n * n_ff], n_ff, &|rows, g| {
-            let u = &up[rows.start * n_ff..rows.end * n_ff];
+        let unit = if n == 1 && n_ff % 256 == 0 { 256 } else { n_ff };
+        pool.split_mut(&mut gate[..n * n_ff], unit, &|units, g| {
+            let u = &up[units.start * unit..units.end * unit];
             match (c.flags.ffn_act, gelu) {
                 (FfnActivation::Silu, _) => swiglu(model.kernels, g, u, n_ff),
                 (FfnActivation::GeluTanh, Some(t)) => t.geglu_with(model.kernels, g, u),

@@ -4,10 +4,10 @@
 mod support;
 
 use emberlm::convert::llama2c::WeightType;
-use emberlm::models::{ConfigError, Gguf, GgufWriter, Hparams, QuantType, Value};
+use emberlm::models::{ConfigError, Gguf, GgufWriter, Hparams, MappedFile, QuantType, Value};
 use emberlm::tokenizer::Tokenizer;
 use emberlm::{Error, KvType, Model, SessionOptions};
-use support::{Aligned, read_stories, session, stories_gguf};
+use support::{Aligned, argmax, read_stories, real_model, session, stories_gguf};
 
 /// Tokens of llama2.c's reference story (a natural sequence; no output of ours involved).
 fn story_tokens(gguf: &Gguf<'_>) -> Vec<u32> {
@@ -295,6 +295,38 @@ fn tied_output_and_rope_factor_paths() {
 /// context that fits the batch (parallel attention) and one smaller than the prompt's batches;
 /// and decoding positions 240..300 across the 256-key threshold, f16 cache (split by keys) and
 /// f32 cache (which keeps the split by heads).
+/// The real models (when present; SKIPPED otherwise, a failure with EMBERLM_REQUIRE_MODELS=1)
+/// decode with the same bits on 1 and 2 threads: each thread's two streams of weight rows in the
+/// decoding tiles, the gated activation of one token in parts (SmolLM2's SiLU, Gemma 3's GELU
+/// table: both have 256 | n_ff), Gemma's sliding-window layers. Every logit of a 12-token prefill
+/// and of 20 greedy steps is compared.
+#[test]
+fn real_models_decode_the_same_bits_on_two_threads() {
+    for name in ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"] {
+        let Some(path) = real_model(name) else { continue };
+        let file = MappedFile::open(&path).unwrap();
+        let gguf = Gguf::parse(file.bytes()).unwrap();
+        let model = Model::from_gguf(&gguf).unwrap();
+        let n_vocab = model.config().n_vocab;
+        assert_eq!(model.config().layers[0].n_ff % 256, 0, "{name}: the split of one token's row is not tested");
+        let prompt: Vec<u32> = (0..12).map(|i| 1 + (i * 7919) % 5000).collect();
+        let run = |n_threads: usize| {
+            let mut s = session(&model, SessionOptions { n_ctx: 64, n_threads, ..Default::default() });
+            let mut out = vec![0f32; prompt.len() * n_vocab];
+            s.prefill_logits(&prompt, 0, &mut out).unwrap();
+            let mut next = argmax(&out[out.len() - n_vocab..]);
+            for _ in 0..20 {
+                let logits = s.decode_step(next).unwrap();
+                next = argmax(logits);
+                out.extend_from_slice(logits);
+            }
+            out
+        };
+        let want = run(1);
+        assert!(run(2) == want, "{name}: 2 threads");
+    }
+}
+
 #[test]
 fn threads_give_the_same_bits() {
     let file = stories_gguf(WeightType::Q8_0);

@@ -123,10 +123,16 @@ pub fn session<'m, 'a>(model: &'m Model<'a>, opts: SessionOptions) -> Session<'m
 /// which this crate does not depend on).
 #[allow(dead_code)] // not every test file uses it
 pub fn smollm2() -> Option<PathBuf> {
+    real_model("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// A real model's GGUF `name`, as [`smollm2`].
+#[allow(dead_code)] // not every test file uses it
+pub fn real_model(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("EMBERLM_MODELS").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/emberlm/models")
     });
-    let p = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = dir.join(name);
     if p.is_file() {
         return Some(p);
     }
