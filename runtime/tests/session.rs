@@ -308,7 +308,11 @@ fn real_models_decode_the_same_bits_on_two_threads() {
         let gguf = Gguf::parse(file.bytes()).unwrap();
         let model = Model::from_gguf(&gguf).unwrap();
         let n_vocab = model.config().n_vocab;
-        assert_eq!(model.config().layers[0].n_ff % 256, 0, "{name}: the split of one token's row is not tested");
+        assert_eq!(
+            model.config().layers[0].n_ff % 256,
+            0,
+            "{name}: the split of one token's row is not tested"
+        );
         let prompt: Vec<u32> = (0..12).map(|i| 1 + (i * 7919) % 5000).collect();
         let run = |n_threads: usize| {
             let mut s = session(&model, SessionOptions { n_ctx: 64, n_threads, ..Default::default() });
