@@ -288,13 +288,6 @@ fn tied_output_and_rope_factor_paths() {
     assert!(matches!(&e, Error::TensorShape { name, .. } if name == "rope_freqs.weight"), "{e}");
 }
 
-/// Threads change nothing: a batch's products are split by output, its tokens attend in parallel
-/// (each reading only the slots it may see), a decoded token's attention is split by heads, or by
-/// keys and value rows from 256 visible keys on, and every value is computed by the same code as
-/// on one thread. Prefill logits of every position, then decoding, on 1, 2 and 3 threads: with a
-/// context that fits the batch (parallel attention) and one smaller than the prompt's batches;
-/// and decoding positions 240..300 across the 256-key threshold, f16 cache (split by keys) and
-/// f32 cache (which keeps the split by heads).
 /// The real models (when present; SKIPPED otherwise, a failure with EMBERLM_REQUIRE_MODELS=1)
 /// decode with the same bits on 1 and 2 threads: each thread's two streams of weight rows in the
 /// decoding tiles, the gated activation of one token in parts (SmolLM2's SiLU, Gemma 3's GELU
@@ -331,6 +324,13 @@ fn real_models_decode_the_same_bits_on_two_threads() {
     }
 }
 
+/// Threads change nothing: a batch's products are split by output, its tokens attend in parallel
+/// (each reading only the slots it may see), a decoded token's attention is split by heads, or by
+/// keys and value rows from 256 visible keys on, and every value is computed by the same code as
+/// on one thread. Prefill logits of every position, then decoding, on 1, 2 and 3 threads: with a
+/// context that fits the batch (parallel attention) and one smaller than the prompt's batches;
+/// and decoding positions 240..300 across the 256-key threshold, f16 cache (split by keys) and
+/// f32 cache (which keeps the split by heads).
 #[test]
 fn threads_give_the_same_bits() {
     let file = stories_gguf(WeightType::Q8_0);
