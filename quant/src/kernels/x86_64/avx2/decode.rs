@@ -302,22 +302,19 @@ fn tiles<X: bytemuck::Pod, Y>(
     let full = n_rows / ROWS * ROWS;
     // two regions of `half` rows each, a tile takes 4 rows of each
     let half = full / 2;
-    let region_bytes = HALF * rb * size_of::<X>();
-    let lines_per_block = region_bytes.div_ceil(64).div_ceil(rb);
-    let g = HALF * rb;
+    let lines_per_block = (HALF * rb * size_of::<X>()).div_ceil(64).div_ceil(rb);
+    // the 4 rows from `r` of each region
+    let rows = |r: usize| [r, half + r].map(|r| &w[r * rb..(r + HALF) * rb]);
     for r0 in (0..half).step_by(HALF) {
         let ahead = r0 + PREFETCH_ROWS;
         let (pf, pf_step) = if ahead + HALF <= half {
-            let p = bytemuck::cast_slice::<X, u8>(&w[ahead * rb..]).as_ptr();
-            let q = bytemuck::cast_slice::<X, u8>(&w[(half + ahead) * rb..]).as_ptr();
-            ([p, q], lines_per_block * 64)
+            (rows(ahead).map(|x| x.as_ptr().cast::<u8>()), lines_per_block * 64)
         } else {
             ([w.as_ptr().cast::<u8>(); 2], 0)
         };
-        let (wa, wb) = (&w[r0 * rb..r0 * rb + g], &w[(half + r0) * rb..(half + r0) * rb + g]);
         // SAFETY: the caller runs this tier only after detecting AVX2, FMA and F16C; the tile's
         // rows are 4 of each region (checked by the index), `a` has `rb >= 1` blocks.
-        let acc = unsafe { tile([wa, wb], a, rb, pf, pf_step) };
+        let acc = unsafe { tile(rows(r0), a, rb, pf, pf_step) };
         let o = finish(acc, min);
         out[r0..r0 + HALF].copy_from_slice(&o[..HALF]);
         out[half + r0..half + r0 + HALF].copy_from_slice(&o[HALF..]);

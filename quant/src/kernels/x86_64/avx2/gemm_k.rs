@@ -191,7 +191,7 @@ unsafe fn gemm_q4_k_gemv_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
     for r0 in (0..full).step_by(8) {
         let rows = &w[r0 * rb..(r0 + 8) * rb];
         // the group of 8 rows `GEMV_PREFETCH_GROUPS` ahead (contiguous), its lines spread over
-        // every row's block of the first token's pass (2-3 lines each, not 18 at once a block:
+        // every row's block of the first token's pass (3 lines each, not 18 at once a block:
         // Gemma 3's q4_K products on 2 threads 0.63-0.70 -> 0.55-0.62 ms a token in
         // `model-gemv`): the 8 interleaved row streams read here are followed poorly by the
         // hardware prefetchers

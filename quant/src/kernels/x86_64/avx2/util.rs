@@ -254,15 +254,15 @@ pub(super) fn prefetch(x: *const u8) {
 }
 
 /// Asks for share `i` of `parts` equal shares of the cache lines of `next` (the weights a kernel
-/// reads after the current ones, spread over the `parts` blocks of its current pass). A hint, as
-/// [`prefetch`]; nothing for an empty `next`.
+/// reads after the current ones, spread over `parts` steps of its current pass; the last shares
+/// may be short or empty). A hint, as [`prefetch`]; nothing for an empty `next`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn prefetch_share(next: &[u8], parts: usize, i: usize) {
-    let per = next.len().div_ceil(64).div_ceil(parts.max(1));
-    let first = next.as_ptr().wrapping_add(i * per * 64);
-    for l in 0..per {
-        prefetch(first.wrapping_add(l * 64));
+    let lines = next.len().div_ceil(64);
+    let per = lines.div_ceil(parts.max(1));
+    for l in (i * per..(i + 1) * per).take_while(|&l| l < lines) {
+        prefetch(next.as_ptr().wrapping_add(l * 64));
     }
 }
 
