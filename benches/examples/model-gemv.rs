@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use emberlm::Model;
-use emberlm::matmul::QuantizedInput;
+use emberlm::matmul::{QuantizedInput, activation_row_bytes};
 use emberlm::models::MappedFile;
 use emberlm::threads::Pool;
 
@@ -27,9 +27,10 @@ fn main() -> Result<(), String> {
     let mats: Vec<_> = model.matrices().skip(1).collect();
     let max_cols = mats.iter().map(|m| m.n_cols()).max().unwrap_or(0);
     let max_rows = mats.iter().map(|m| m.n_rows()).max().unwrap_or(0);
+    let act_bytes = mats.iter().filter_map(|m| activation_row_bytes(m.ty(), m.n_cols())).max().unwrap_or(0);
     let x: Vec<f32> = (0..max_cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
     let mut y = vec![0f32; max_rows];
-    let mut buf = vec![0u32; max_cols + 4096];
+    let mut buf = vec![0u32; act_bytes.div_ceil(4)];
     // per type (the output projection apart): times of each pass, bytes per pass
     let mut times: BTreeMap<String, (Vec<f64>, usize)> = BTreeMap::new();
     let last = mats.len() - 1;
