@@ -240,11 +240,20 @@ pub(crate) fn forward(
                     &mut attn[..o_dim],
                 );
             } else if n == 1 && pool.n_threads() > 1 {
-                // one token on several threads, few keys: its heads are shared out
+                // one token on several threads, few keys: its heads are shared out, as many
+                // per part as each thread can take (a part's heads of one KV head read its keys
+                // and value rows together)
                 let (kv, qt) = (&*kv, &*qt);
-                pool.split_mut_with(&mut attn[..o_dim], c.head_dim_v, attn_scratch, &|heads, part, sc| {
-                    attend(model.kernels, kv, il, &shape, qt, pos, heads, sc, part, false);
-                });
+                let per = heads_per_part(shape.n_head, pool.n_threads());
+                pool.split_mut_with(
+                    &mut attn[..o_dim],
+                    c.head_dim_v * per,
+                    attn_scratch,
+                    &|units, part, sc| {
+                        let heads = units.start * per..units.end * per;
+                        attend(model.kernels, kv, il, &shape, qt, pos, heads, sc, part, false);
+                    },
+                );
             } else {
                 let out = &mut attn[t * o_dim..(t + 1) * o_dim];
                 let heads = 0..shape.n_head;
@@ -311,6 +320,14 @@ pub(crate) fn forward(
     Ok(())
 }
 
+/// Query heads per part when one token's `n_head` heads are shared out between `n_threads`
+/// threads: the largest divisor of `n_head` that still gives every thread a part (Gemma 3's 4
+/// heads on 2 threads: 2 per part, one reading of the KV head's cache per thread instead of two).
+fn heads_per_part(n_head: usize, n_threads: usize) -> usize {
+    let most = (n_head / n_threads.max(1)).max(1);
+    (1..=most).rev().find(|d| n_head % d == 0).unwrap_or(1)
+}
+
 /// `out[t] = rms_norm(x[t], weight)` for every row of `out` (rows of `weight.len()` values), a
 /// batch's rows on the pool's threads.
 fn norm_rows(pool: &Pool, x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
@@ -373,5 +390,27 @@ impl RowPrep<'_> {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heads_per_part;
+
+    #[test]
+    fn heads_per_part_divides_the_heads_and_leaves_every_thread_a_part() {
+        assert_eq!(heads_per_part(4, 2), 2); // Gemma 3 270M
+        assert_eq!(heads_per_part(9, 2), 3); // SmolLM2-135M: a KV group per part
+        assert_eq!(heads_per_part(8, 3), 2);
+        assert_eq!(heads_per_part(7, 2), 1);
+        assert_eq!(heads_per_part(2, 4), 1);
+        assert_eq!(heads_per_part(6, 0), 6);
+        for n_head in 1..40 {
+            for n_threads in 1..9 {
+                let d = heads_per_part(n_head, n_threads);
+                assert_eq!(n_head % d, 0);
+                assert!(n_head / d >= n_threads.min(n_head), "{n_head} heads, {n_threads} threads: {d}");
+            }
+        }
     }
 }
