@@ -21,6 +21,7 @@ pub mod cmath;
 pub mod formats;
 pub mod kernels;
 pub mod lanes;
+pub mod rope;
 mod types;
 pub mod vexp;
 

@@ -27,6 +27,7 @@ use crate::ops::{
 };
 use crate::plan::{MemoryPlan, ScratchDims};
 use crate::threads::Pool;
+use emberlm_quant::Kernels;
 
 /// All activation buffers of a session, sized by its [`MemoryPlan`].
 #[derive(Debug)]
@@ -126,7 +127,7 @@ pub(crate) fn rerotate_key(model: &Model<'_>, il: usize, d: usize, cache: &mut [
     // The inverse rotation: cos(-a) = cos(a), sin(-a) = -sin(a).
     cache[..rp.n_dims].chunks_exact_mut(2).for_each(|cs| cs[1] = -cs[1]);
     for head in key.chunks_exact_mut(c.head_dim) {
-        rope_apply(rp.kind, rp.n_dims, cache, head);
+        rope_apply(model.kernels, rp.kind, rp.n_dims, cache, head);
     }
 }
 
@@ -199,7 +200,7 @@ pub(crate) fn forward(
         if parallel {
             // the tokens' query and key heads normed and rotated on the pool's threads, then
             // the keys and values stored (the same per-row arithmetic as below)
-            let prep = RowPrep { rp: &rp, hd, eps, pos0 };
+            let prep = RowPrep { kernels: model.kernels, rp: &rp, hd, eps, pos0 };
             prep.run(pool, attn_scratch, &mut q[..n * q_dim], q_dim, q_norm, q_scale);
             prep.run(pool, attn_scratch, &mut k[..n * k_dim], k_dim, k_norm, None);
             for t in 0..n {
@@ -218,7 +219,7 @@ pub(crate) fn forward(
             }
             rope_cache(&rp, pos, rope);
             for head in qt.chunks_exact_mut(hd).chain(kt.chunks_exact_mut(hd)) {
-                rope_apply(rp.kind, rp.n_dims, rope, head);
+                rope_apply(model.kernels, rp.kind, rp.n_dims, rope, head);
             }
             if let Some(s) = q_scale {
                 scale(qt, s);
@@ -356,6 +357,7 @@ fn residual(pool: &Pool, x: &mut [f32], y: &[f32], d: usize, post_norm: Option<&
 /// What a batch's query or key rows go through before attention, per row: RMSNorm of each head
 /// (qwen3, gemma3), RoPE at the token's position, the query scale (gemma).
 struct RowPrep<'a> {
+    kernels: &'a Kernels,
     rp: &'a RopeParams<'a>,
     hd: usize,
     eps: f32,
@@ -374,7 +376,7 @@ impl RowPrep<'_> {
         norm: Option<&[f32]>,
         scale_by: Option<f32>,
     ) {
-        let Self { rp, hd, eps, pos0 } = *self;
+        let Self { kernels, rp, hd, eps, pos0 } = *self;
         pool.split_mut_with(rows, dim, scratch, &|toks, part, sc| {
             for (t, row) in toks.zip(part.chunks_exact_mut(dim)) {
                 if let Some(nw) = norm {
@@ -383,7 +385,7 @@ impl RowPrep<'_> {
                 let cache = sc.rope_cache();
                 rope_cache(rp, pos0 + t, cache);
                 for head in row.chunks_exact_mut(hd) {
-                    rope_apply(rp.kind, rp.n_dims, cache, head);
+                    rope_apply(kernels, rp.kind, rp.n_dims, cache, head);
                 }
                 if let Some(s) = scale_by {
                     scale(row, s);

@@ -11,6 +11,7 @@ use emberlm_models::arch::RopeKind;
 use emberlm_quant::Kernels;
 use emberlm_quant::cmath::fmaf;
 use emberlm_quant::formats::f16::f32_to_f16;
+use emberlm_quant::rope::RopePairs;
 
 /// `out = x * (1/sqrt(mean(x²) + eps)) * w`, as ggml's `rms_norm` followed by `mul`: the squares
 /// are accumulated in f64 (`ggml_float`), the mean is rounded to f32, then
@@ -109,28 +110,14 @@ fn sinf(x: f32) -> f32 {
 
 /// Rotate one head in place with a cache from [`rope_cache`] (ggml's `rotate_pairs`): NORM
 /// mode pairs `(2i, 2i+1)`, NEOX mode pairs `(i, i + n_dims/2)`. Dimensions past `n_dims` are
-/// left as they are. As GCC compiles `x0*cos - x1*sin` and `x0*sin + x1*cos`:
-/// `fma(x0, cos, -(x1*sin))` and `fma(x0, sin, x1*cos)`.
-pub fn rope_apply(kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]) {
-    let rotate = |head: &mut [f32], a: usize, b: usize, c: &[f32]| {
-        let (cos, sin) = (c[0], c[1]);
-        let (x0, x1) = (head[a], head[b]);
-        head[a] = fmaf(x0, cos, -(x1 * sin));
-        head[b] = fmaf(x0, sin, x1 * cos);
+/// left as they are. `kernels`' [`emberlm_quant::rope`] rotation: `fma(x0, cos, -(x1*sin))` and
+/// `fma(x0, sin, x1*cos)` as GCC compiles ggml's, the same bits on every tier.
+pub fn rope_apply(kernels: &Kernels, kind: RopeKind, n_dims: usize, cache: &[f32], head: &mut [f32]) {
+    let pairs = match kind {
+        RopeKind::Norm => RopePairs::Adjacent,
+        RopeKind::Neox => RopePairs::Halves,
     };
-    match kind {
-        RopeKind::Norm => {
-            for (i, c) in cache[..n_dims].chunks_exact(2).enumerate() {
-                rotate(head, 2 * i, 2 * i + 1, c);
-            }
-        }
-        RopeKind::Neox => {
-            let half = n_dims / 2;
-            for (i, c) in cache[..n_dims].chunks_exact(2).enumerate() {
-                rotate(head, i, i + half, c);
-            }
-        }
-    }
+    (kernels.rope_rotate)(pairs, &cache[..n_dims], head);
 }
 
 /// SwiGLU in place, one row of `n_ff` values at a time, as ggml's `swiglu` (split form) computes
@@ -306,7 +293,7 @@ mod tests {
         let mut cache = [0f32; 4];
         rope_cache(&p, 3, &mut cache);
         let mut head = [1.0f32, 0.0, 0.0, 1.0, 7.0];
-        rope_apply(RopeKind::Norm, 4, &cache, &mut head);
+        rope_apply(&Kernels::SCALAR, RopeKind::Norm, 4, &cache, &mut head);
         // pair 0: angle 3, pair 1: angle 3 * 10000^(-1/2)
         let a1 = 3.0f64 / 100.0;
         assert!((f64::from(head[0]) - 3f64.cos()).abs() < 1e-6);
@@ -328,7 +315,7 @@ mod tests {
         let mut cache = [0f32; 4];
         rope_cache(&p, 2, &mut cache);
         let mut head = [1.0f32, 1.0, 0.0, 0.0];
-        rope_apply(RopeKind::Neox, 4, &cache, &mut head);
+        rope_apply(&Kernels::SCALAR, RopeKind::Neox, 4, &cache, &mut head);
         // pair (0, 2) angle 0.5*2 = 1, pair (1, 3) angle 0.5 * 2/100
         assert!((f64::from(head[0]) - 1f64.cos()).abs() < 1e-6);
         assert!((f64::from(head[2]) - 1f64.sin()).abs() < 1e-6);

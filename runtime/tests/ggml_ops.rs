@@ -195,15 +195,17 @@ fn rope_case(name: &str, hd: usize, kind: emberlm_models::arch::RopeKind, base: 
     const POS: [usize; 8] = [0, 1, 2, 3, 17, 100, 255, 1000];
     let a = f32s(&fixture(name), &[hd * 2 * 8, hd * 2 * 8]);
     let p = ops::RopeParams { kind, n_dims: hd, freq_base: base, freq_scale: 1.0, freq_factors: None };
-    let mut got = a[0].clone();
-    let mut cache = vec![0f32; hd];
-    for (t, tok) in got.chunks_exact_mut(hd * 2).enumerate() {
-        ops::rope_cache(&p, POS[t], &mut cache);
-        for head in tok.chunks_exact_mut(hd) {
-            ops::rope_apply(kind, hd, &cache, head);
+    for k in tiers() {
+        let mut got = a[0].clone();
+        let mut cache = vec![0f32; hd];
+        for (t, tok) in got.chunks_exact_mut(hd * 2).enumerate() {
+            ops::rope_cache(&p, POS[t], &mut cache);
+            for head in tok.chunks_exact_mut(hd) {
+                ops::rope_apply(k, kind, hd, &cache, head);
+            }
         }
+        assert_bits(name, k.tier, &got, &a[1]);
     }
-    assert_bits(name, Tier::Scalar, &got, &a[1]);
 }
 
 #[test]

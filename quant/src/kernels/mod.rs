@@ -17,6 +17,7 @@ use crate::formats::{
     q5_1::Q5_1, q5_k::Q5K, q6_k::Q6K, q8_0::Q8_0, q8_1::Q8_1, q8_k::Q8K,
 };
 use crate::lanes::{self, LaneDotFn, LaneRowsFn};
+use crate::rope::RopeFn;
 use crate::vexp::{self, SoftmaxExpFn, SwigluFn};
 
 #[cfg(target_arch = "aarch64")]
@@ -143,6 +144,8 @@ pub struct Kernels {
     pub softmax_exp: SoftmaxExpFn,
     /// SwiGLU as ggml's AVX2 code: the same bits on every tier ([`crate::vexp`]).
     pub swiglu: SwigluFn,
+    /// RoPE's rotation of one head: the same bits on every tier ([`crate::rope`]).
+    pub rope_rotate: RopeFn,
 }
 
 impl Kernels {
@@ -185,6 +188,7 @@ impl Kernels {
         lanes_dot_f16_rows: lanes::dot_f16_rows,
         softmax_exp: vexp::softmax_exp,
         swiglu: vexp::swiglu,
+        rope_rotate: crate::rope::rotate,
     };
 
     /// The table of `tier`, or `None` if this build has no such tier or the CPU cannot run it.

@@ -66,6 +66,7 @@ pub(crate) const DOTPROD: Kernels = Kernels {
     lanes_dot_f16_rows: neon::lanes::dot_f16_rows,
     softmax_exp: neon::vexp::softmax_exp,
     swiglu: neon::vexp::swiglu,
+    rope_rotate: crate::rope::rotate,
 };
 
 /// `acc[k] + Σ_{i in 4k..4k+4} a[i] * b[i]` (`sdot`), exact for all i8 inputs.

@@ -73,4 +73,5 @@ pub(crate) const NEON: Kernels = Kernels {
     lanes_dot_f16_rows: lanes::dot_f16_rows,
     softmax_exp: vexp::softmax_exp,
     swiglu: vexp::swiglu,
+    rope_rotate: crate::rope::rotate,
 };

@@ -48,6 +48,7 @@ mod q6_k;
 mod q8_0;
 mod q8_k;
 mod quantize;
+mod rope;
 mod util;
 mod vexp;
 
@@ -93,4 +94,5 @@ pub(crate) static AVX2: Kernels = Kernels {
     lanes_dot_f16_rows: lanes::dot_f16_rows,
     softmax_exp: vexp::softmax_exp,
     swiglu: vexp::swiglu,
+    rope_rotate: rope::rotate,
 };
