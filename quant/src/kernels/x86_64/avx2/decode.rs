@@ -388,10 +388,10 @@ pub(super) fn q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32])
     tiles(tile_q8_0, false, w, a, rb, out)
 }
 
-/// The full tiles of a one-token `Q5_0` product (see [`tiles`]).
+/// The full tiles of a one-token `Q5_0` product (see [`tiles`]). The activation decides the
+/// tile: without -128 (every activation our quantizers make) the unsigned codes, else llama.cpp's
+/// sign trick, whose `sign(-128)` quirk the spec keeps.
 #[target_feature(enable = "avx2,fma,f16c")]
-/// The activation decides the tile: without -128 (every activation our quantizers make) the
-/// unsigned codes, else llama.cpp's sign trick, whose `sign(-128)` quirk the spec keeps.
 pub(super) fn q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0], rb: usize, out: &mut [f32]) -> usize {
     if a.iter().any(|b| b.qs.contains(&i8::MIN)) {
         tiles(tile_q5_0, false, w, a, rb, out)
