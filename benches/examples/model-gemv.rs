@@ -1,8 +1,9 @@
 //! One decoding step's matrix-vector products on a real model, timed per weight type: every
 //! layer matrix in forward order and then the output projection, on a pool of `t` threads (as
 //! a session runs them, activation quantization included), repeated; the median (and the
-//! fastest) pass of each type in milliseconds and GB/s of weights read. Shows where a token's time goes without the
-//! rest of the forward pass, and how close each kernel gets to the machine's memory bandwidth.
+//! fastest) pass of each type in milliseconds and GB/s of weights read. Shows where a token's
+//! time goes without the rest of the forward pass, and how close each kernel gets to the
+//! machine's memory bandwidth.
 //!
 //!     cargo run --release -p emberlm-benches --example model-gemv -- MODEL.gguf [THREADS] [PASSES]
 

@@ -341,8 +341,6 @@ fn threads_give_the_same_bits() {
     let gguf = Gguf::parse(file.bytes()).unwrap();
     let model = Model::from_gguf(&gguf).unwrap();
     let story = story_tokens(&gguf);
-    let run =
-        |seq: &[u32], n_prefill: usize, o: SessionOptions| prefill_then_decode(&model, seq, n_prefill, o);
     let long: Vec<u32> = story.iter().copied().cycle().take(300).collect();
     let cases = [
         (&story[..100], 90, SessionOptions { n_ctx: 128, n_batch: 512, kv_type: KvType::F16, n_threads: 1 }),
@@ -351,10 +349,10 @@ fn threads_give_the_same_bits() {
         (&long[..], 240, SessionOptions { n_ctx: 320, n_batch: 64, kv_type: KvType::F32, n_threads: 1 }),
     ];
     for (seq, n_prefill, o) in cases {
-        let want = run(seq, n_prefill, o);
+        let want = prefill_then_decode(&model, seq, n_prefill, o);
         for n_threads in [2, 3] {
             assert!(
-                run(seq, n_prefill, SessionOptions { n_threads, ..o }) == want,
+                prefill_then_decode(&model, seq, n_prefill, SessionOptions { n_threads, ..o }) == want,
                 "{n_threads} threads, {o:?}"
             );
         }

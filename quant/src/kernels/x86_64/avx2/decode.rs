@@ -181,9 +181,9 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
 /// `pf[g] + b * pf_step + $pf` per block `b` and group. `$row` is the format's row
 /// macro, `y` the offset of the activation quants in their block (loaded into `ymm13`, then
 /// `block`'s lines run), `summs` the per-group lines that accumulate `summs` (`Q4_1`; none
-/// otherwise). `let` binds the values that `named` (named
-/// operands, used by the row macro) and `regs` (`ymm8..12`: the format's constants, `Q4_1`'s
-/// `summs`) pass to the loop, and `summs_out` is what the tile returns as `summs`.
+/// otherwise). `let` binds the values that `named` (named operands, used by the row macro) and
+/// `regs` (`ymm8..12`: the format's constants, `Q4_1`'s `summs`) pass to the loop, and
+/// `summs_out` is what the tile returns as `summs`.
 macro_rules! tile {
     ($(#[$doc:meta])* $name:ident($w:ty, $a:ty), row: $row:ident, y: $y:literal, block: [$($bl:literal),*],
      summs: [$s0:literal, $s1:literal], prefetch: [$($pf:literal),*],
