@@ -213,10 +213,15 @@ impl Pool {
         {
             // Cuts of a region: halves of what is left, down to MIN_PART units, within `budget`
             // cuts; an output boundary inside a cut splits it once more, so there are at most
-            // n_regions * budget + data.len() - 1 < MAX_PARTS parts. Small products stay one
-            // part per region: each part starts a cold stream (its first tiles are not
-            // prefetched), and parts of 4 units cost SmolLM2's decoding 5 % (64: +2 %).
-            const MIN_PART: usize = 64;
+            // n_regions * budget + data.len() - 1 < MAX_PARTS parts. Each part starts a cold
+            // stream (its first tiles are not prefetched), so parts stay large: parts of 4 units
+            // cost SmolLM2's decoding 5 %. Smaller last parts let a thread that finishes first
+            // take more of the other's share (on this shared machine one thread often runs
+            // 5-15 % slower through a product): with decoding's products timed per token and
+            // alternating between 32 and 64 units within one process (2026-12-06), 32 took
+            // 0.991-1.002x the time on Gemma 3 (median 0.994x, 6 runs) and 0.974-0.998x on
+            // SmolLM2 (4 runs); 16 about the same (0.985-1.006x, 5 runs), 8 mixed (0.96-1.01x).
+            const MIN_PART: usize = 32;
             let budget = (MAX_PARTS - data.len()) / n_regions;
             let mut slots: [ManySlot<'_, T>; MAX_PARTS] = [const { Mutex::new(None) }; MAX_PARTS];
             // the parts of region `k` are slots `first[k]..first[k + 1]`
