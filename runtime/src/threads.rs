@@ -216,8 +216,9 @@ impl Pool {
             // n_regions * budget + data.len() - 1 < MAX_PARTS parts. Each part starts a cold
             // stream (its first tiles are not prefetched), so parts stay large: parts of 4 units
             // cost SmolLM2's decoding 5 %. Smaller last parts let a thread that finishes first
-            // take more of the other's share (on this shared machine one thread often runs
-            // 5-15 % slower through a product): with decoding's products timed per token and
+            // take more of the other's share (in the forward pass on this shared machine the
+            // worker finished products 5-40 % later, means per product over a run): with
+            // decoding's products timed per token and
             // alternating between 32 and 64 units within one process (2026-12-06), 32 took
             // 0.991-1.002x the time on Gemma 3 (median 0.994x, 6 runs) and 0.974-0.998x on
             // SmolLM2 (4 runs); 16 about the same (0.985-1.006x, 5 runs), 8 mixed (0.96-1.01x).
