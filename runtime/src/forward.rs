@@ -79,6 +79,7 @@ impl Scratch {
                 model.config().head_dim,
                 model.config().head_dim_v,
                 max_group(model.config()),
+                KvCache::max_cell_span(model.config(), plan.n_ctx),
             )?],
             split: SplitScratch::default(),
             pool: Pool::single(),
@@ -90,7 +91,14 @@ impl Scratch {
     pub(crate) fn set_pool(&mut self, model: &Model<'_>, plan: &MemoryPlan, pool: Pool) -> Result<()> {
         let c = model.config();
         while self.attn_scratch.len() < pool.n_threads() {
-            self.attn_scratch.push(AttnScratch::new(plan.n_ctx, c.head_dim, c.head_dim_v, max_group(c))?);
+            let span = KvCache::max_cell_span(c, plan.n_ctx);
+            self.attn_scratch.push(AttnScratch::new(
+                plan.n_ctx,
+                c.head_dim,
+                c.head_dim_v,
+                max_group(c),
+                span,
+            )?);
         }
         self.split = SplitScratch::new(c, plan.n_ctx, pool.n_threads())?;
         self.pool = pool;

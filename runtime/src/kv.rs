@@ -6,8 +6,9 @@
 //! `cap = min(W, n_ctx)` slots: memory is bounded by the window whatever the context, and after
 //! position `p` is stored its slots hold exactly the positions `p - W + 1 ..= p` that llama.cpp's
 //! mask leaves visible (`p - p0 < W`), so attention reads slots `0..min(p + 1, cap)` with no mask.
-//! (The order of the slots differs from the order of the positions once the ring wraps; llama.cpp
-//! likewise sums over cache cells in cell order.)
+//! (The order of the slots differs from the order of the positions once the ring wraps, and from
+//! the order of the cells llama.cpp's own sliding-window cache keeps them in; attention sums in
+//! the latter order, see [`crate::cells`].)
 //!
 //! Layout, as llama.cpp's non-flash-attention cache: keys slot-major (`[slot][kv_head][dim]`),
 //! values transposed (`[kv_head * dim][slot]`) so that the attention-weighted sum of the values is
@@ -30,7 +31,11 @@ use emberlm_quant::formats::q8_0::{BlockQ8_0, Q8_0, quantize_activations};
 use emberlm_quant::{Format, Kernels};
 use half::f16;
 
+use crate::cells::{CellOrder, cell_order, cell_span, swa_cells};
 use crate::error::{Result, zeroed};
+
+/// llama.cpp's default `n_ubatch`, which places the positions of its sliding-window cache.
+pub const DEFAULT_UBATCH: usize = 512;
 
 /// Element type of the KV cache.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -215,6 +220,8 @@ impl LayerKv {
 pub struct KvCache {
     ty: KvType,
     n_ctx: usize,
+    /// llama.cpp's ubatch size, which places its sliding-window cache's cells.
+    n_ubatch: usize,
     pub(crate) layers: Vec<LayerKv>,
 }
 
@@ -243,7 +250,32 @@ impl KvCache {
                 cap,
             });
         }
-        Ok(Self { ty, n_ctx, layers })
+        Ok(Self { ty, n_ctx, n_ubatch: DEFAULT_UBATCH, layers })
+    }
+
+    /// Sum attention over the ring buffers in the cell order of llama.cpp's sliding-window cache
+    /// for ubatches of `n_ubatch` tokens (its `-ub`; [`KvCache::new`] assumes llama.cpp's default,
+    /// 512). See [`crate::cells`].
+    pub fn set_ubatch(&mut self, n_ubatch: usize) {
+        self.n_ubatch = n_ubatch.max(1);
+    }
+
+    /// llama.cpp's cell order of the slots of layer `il` visible from `pos` (`None`: the slot
+    /// order; always for a layer without a ring).
+    pub(crate) fn cell_order(&self, il: usize, pos: usize) -> Option<CellOrder> {
+        let cap = self.layers[il].cap;
+        (cap < self.n_ctx).then(|| cell_order(pos, cap, swa_cells(cap, self.n_ctx, self.n_ubatch)))?
+    }
+
+    /// The most virtual indices (a multiple of 32) [`LayerKv::cell_order`] uses in any ring
+    /// of a cache of `n_ctx` positions for `config`: 0 without rings.
+    pub(crate) fn max_cell_span(config: &ModelConfig, n_ctx: usize) -> usize {
+        (0..config.n_layer())
+            .map(|il| Self::slots(config, il, n_ctx))
+            .filter(|&cap| cap < n_ctx)
+            .map(cell_span)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Slots of layer `il` in a context of `n_ctx`.
@@ -365,6 +397,20 @@ impl KvCache {
                 }
             }
         }
+    }
+
+    /// A cache of one f16 layer of `cap` slots (a ring when `cap < n_ctx`), for tests.
+    #[cfg(test)]
+    pub(crate) fn one_layer(n_ctx: usize, n_ubatch: usize, cap: usize, k_dim: usize, v_dim: usize) -> Self {
+        let ty = KvType::F16;
+        let layer = LayerKv {
+            k: KvBuf::new(ty, cap * k_dim).unwrap(),
+            v: KvBuf::new(ty, cap * v_dim).unwrap(),
+            k_dim,
+            v_dim,
+            cap,
+        };
+        Self { ty, n_ctx, n_ubatch, layers: alloc::vec![layer] }
     }
 
     /// Element type.

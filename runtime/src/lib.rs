@@ -8,6 +8,7 @@ extern crate alloc;
 extern crate std;
 
 mod attention;
+mod cells;
 #[cfg(feature = "std")]
 pub mod chat;
 #[cfg(feature = "std")]

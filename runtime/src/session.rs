@@ -77,14 +77,10 @@ impl<'m, 'a> Session<'m, 'a> {
     pub fn with_plan_threads(model: &'m Model<'a>, plan: MemoryPlan, n_threads: usize) -> Result<Self> {
         let mut scratch = Scratch::new(model, &plan)?;
         scratch.set_pool(model, &plan, Pool::new(n_threads)?)?;
-        Ok(Self {
-            model,
-            kv: KvCache::new(model.config(), plan.n_ctx, plan.kv_type)?,
-            scratch,
-            logits: zeroed(model.config().n_vocab, "logits")?,
-            n_past: 0,
-            plan,
-        })
+        // our batches play llama.cpp's ubatches: they place its sliding-window cache's cells
+        let mut kv = KvCache::new(model.config(), plan.n_ctx, plan.kv_type)?;
+        kv.set_ubatch(plan.n_batch);
+        Ok(Self { model, kv, scratch, logits: zeroed(model.config().n_vocab, "logits")?, n_past: 0, plan })
     }
 
     /// The memory plan the session was allocated from.

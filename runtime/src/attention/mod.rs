@@ -21,9 +21,12 @@
 //! The positions are in llama.cpp's cell order (slot `j` of a fresh sequence is its cell `j`), and
 //! llama.cpp's KV length is a multiple of 256, so every 8- and 32-value chunk boundary falls where
 //! it falls in llama.cpp and the masked cells (probability 0) add exactly nothing: the scores,
-//! probabilities and outputs are llama.cpp's bits. Not yet for a sliding-window layer whose ring
-//! has wrapped: llama.cpp's SWA cache places the positions in other cells than our ring's slots,
-//! so the chunks group other values (same terms, another summation order).
+//! probabilities and outputs are llama.cpp's bits. Once a sliding-window layer's ring has
+//! wrapped, llama.cpp's sliding-window cache holds the positions in other cells than our ring's
+//! slots: the softmax then runs over the scores laid out in its cell order, and the value product
+//! over the probabilities (and, where the slots do not ascend in that order, a copy of the value
+//! rows) laid out likewise ([`crate::cells`]): the same chunks and lane orders, the same bits (f16
+//! cache; the f32 and q8_0 value sums stay in slot order).
 //!
 //! With a q8_0 cache (llama.cpp's `-ctk q8_0 -ctv q8_0`) the query head is quantized to q8_0 and
 //! each score is the kernels' `q8_0 x q8_0` dot (bit-identical on every tier); the values are
@@ -40,8 +43,7 @@
 //! Masked positions (the future; outside a sliding window) are skipped: in llama.cpp they get
 //! `-inf`, hence probability exactly 0, and add exactly 0 to every sum. The cache
 //! ([`crate::kv`]) holds exactly the visible positions of a layer in slots `0..n_visible`, so a
-//! sliding-window layer's ring buffer needs no mask either; the scores and probabilities are in
-//! slot order.
+//! sliding-window layer's ring buffer needs no mask either; the scores are computed in slot order.
 
 use alloc::vec::Vec;
 use core::ops::Range;
@@ -53,6 +55,7 @@ use emberlm_quant::lanes::DotOrder;
 use emberlm_quant::{Format, Kernels};
 use half::f16;
 
+use crate::cells::CellOrder;
 use crate::error::{Result, zeroed};
 use crate::kv::{KvBuf, KvCache, zeroed_q8_0};
 use crate::ops::softmax_scaled;
@@ -70,6 +73,12 @@ pub(crate) struct AttnScratch {
     vrow: Vec<f32>,
     /// A RoPE cache (`head_dim` values) for the thread's share of a batch's rows.
     rope: Vec<f32>,
+    /// A ring's scores in llama.cpp's cell order (`span` values; [`crate::cells`]).
+    virt: Vec<f32>,
+    /// [`CELL_ROWS`] value rows in that order (`CELL_ROWS * span`), when it is not the slots',
+    /// and their products with a group's probabilities.
+    vrot: Vec<f16>,
+    vout: Vec<f32>,
 }
 
 /// The most query heads any layer of `config` has per KV head.
@@ -78,23 +87,43 @@ pub(crate) fn max_group(config: &ModelConfig) -> usize {
 }
 
 impl AttnScratch {
-    pub(crate) fn new(n_ctx: usize, head_dim: usize, head_dim_v: usize, group: usize) -> Result<Self> {
+    /// For a context of `n_ctx`, heads of `head_dim` and `head_dim_v`, `group` query heads per KV
+    /// head, and rings whose cell order spans up to `span` values
+    /// ([`KvCache::max_cell_span`](crate::kv::KvCache::max_cell_span); 0 without rings).
+    pub(crate) fn new(
+        n_ctx: usize,
+        head_dim: usize,
+        head_dim_v: usize,
+        group: usize,
+        span: usize,
+    ) -> Result<Self> {
         Ok(Self {
             scores: zeroed(group * n_ctx.next_multiple_of(8), "attention scores")?,
-            probs16: zeroed(group * n_ctx, "attention scores")?,
+            probs16: zeroed(group * n_ctx.max(span), "attention scores")?,
             q16: zeroed(group * head_dim, "attention scores")?,
             q8: zeroed_q8_0(head_dim.div_ceil(Q8_0::ELEMS), "attention scores")?,
             vrow: zeroed(head_dim_v, "attention scores")?,
             rope: zeroed(head_dim, "the RoPE cache")?,
+            virt: zeroed(span, "attention scores")?,
+            vrot: zeroed(CELL_ROWS * span, "attention scores")?,
+            vout: zeroed(if span > 0 { CELL_ROWS * group } else { 0 }, "attention scores")?,
         })
     }
 
     /// Bytes [`AttnScratch::new`] allocates.
-    pub(crate) fn bytes(n_ctx: usize, head_dim: usize, head_dim_v: usize, group: usize) -> usize {
-        group * (n_ctx.next_multiple_of(8) * 4 + n_ctx * 2 + head_dim * 2)
+    pub(crate) fn bytes(
+        n_ctx: usize,
+        head_dim: usize,
+        head_dim_v: usize,
+        group: usize,
+        span: usize,
+    ) -> usize {
+        group * (n_ctx.next_multiple_of(8) * 4 + n_ctx.max(span) * 2 + head_dim * 2)
             + head_dim.div_ceil(Q8_0::ELEMS) * core::mem::size_of::<BlockQ8_0>()
             + head_dim_v * 4
             + head_dim * 4
+            + span * (4 + CELL_ROWS * 2)
+            + if span > 0 { CELL_ROWS * group * 4 } else { 0 }
     }
 
     /// The thread's RoPE cache (`head_dim` values).
@@ -153,6 +182,10 @@ pub(crate) fn attend(
     };
     let (kq_f32, kqv_f32) = (DotOrder::VecDot, kqv_f16);
     let n8 = n.next_multiple_of(8);
+    // llama.cpp's cell order of a wrapped ring, and whether the value rows need reordering for
+    // it (f16 only: the f32 and q8_0 value sums keep the slot order)
+    let order = kv.cell_order(il, pos);
+    let rot = order.filter(|o| !o.ascending());
     // the heads of one KV head (a group, or the part of it in `heads`) together: they share
     // their keys and value rows
     let mut h = heads.start;
@@ -203,17 +236,23 @@ pub(crate) fn attend(
             }
         }
         for sc in s.scores[..ng * n8].chunks_exact_mut(n8) {
-            sc[n..].fill(f32::NEG_INFINITY);
-            softmax_scaled(kernels, sc, shape.scale);
+            softmax_cells(kernels, order.as_ref(), sc, n, &mut s.virt, shape.scale);
         }
         let og = &mut out[(hs.start - h0) * hdv..(hs.end - h0) * hdv];
         match &layer.v {
             KvBuf::F16(v) => {
-                let p16 = &mut s.probs16[..ng * n];
-                for (p, sc) in p16.chunks_exact_mut(n).zip(s.scores.chunks_exact(n8)) {
-                    (kernels.quantize_f16)(&sc[..n], p);
+                let pl = probs_len(rot.as_ref(), n);
+                let p16 = &mut s.probs16[..ng * pl];
+                for (p, sc) in p16.chunks_exact_mut(pl).zip(s.scores.chunks_exact(n8)) {
+                    probs_f16(kernels, rot.as_ref(), &sc[..n], p);
                 }
-                (kernels.lanes_dot_f16_rows)(&v[kvh * hdv * cap..], cap, p16, ng, kqv_f16, og);
+                let v = &v[kvh * hdv * cap..(kvh + 1) * hdv * cap];
+                if let Some(o) = &rot {
+                    let p16 = &s.probs16[..ng * pl];
+                    values_in_cells(kernels, o, v, cap, p16, ng, kqv_f16, (&mut s.vrot, &mut s.vout), og);
+                } else {
+                    (kernels.lanes_dot_f16_rows)(v, cap, p16, ng, kqv_f16, og);
+                }
             }
             KvBuf::F32(v) => {
                 for (oh, sc) in og.chunks_exact_mut(hdv).zip(s.scores.chunks_exact(n8)) {
@@ -243,6 +282,96 @@ pub(crate) fn attend(
     }
 }
 
+/// One head's softmax: `sc[..n]` its scores in slot order (`sc` holds at least `n` rounded up
+/// to 8), left as its probabilities in slot order. A wrapped ring's scores go through `virt`
+/// in llama.cpp's cell order ([`crate::cells`]: its chunks of 8, in its order); else the slots
+/// are the cells and `sc` is used in place, padded with `-inf` (probability 0) to a chunk.
+fn softmax_cells(
+    kernels: &Kernels,
+    order: Option<&CellOrder>,
+    sc: &mut [f32],
+    n: usize,
+    virt: &mut [f32],
+    scale: f32,
+) {
+    let Some(o) = order else {
+        sc[n..n.next_multiple_of(8)].fill(f32::NEG_INFINITY);
+        return softmax_scaled(kernels, &mut sc[..n.next_multiple_of(8)], scale);
+    };
+    let virt = &mut virt[..o.len().next_multiple_of(8)];
+    virt.fill(f32::NEG_INFINITY);
+    for r in o.runs() {
+        virt[r.at..r.at + r.len].copy_from_slice(&sc[r.slot..r.slot + r.len]);
+    }
+    softmax_scaled(kernels, virt, scale);
+    for r in o.runs() {
+        sc[r.slot..r.slot + r.len].copy_from_slice(&virt[r.at..r.at + r.len]);
+    }
+}
+
+/// Length of one head's f16 probabilities in the value product: the `n` slots, or the virtual
+/// row (a multiple of 32) of a cell order whose slots do not ascend.
+fn probs_len(rot: Option<&CellOrder>, n: usize) -> usize {
+    rot.map_or(n, |o| o.len().next_multiple_of(32))
+}
+
+/// One head's probabilities (`p`, slot order) rounded to f16 into `p16`, laid out as the value
+/// product reads them ([`probs_len`]): in slot order, or at the virtual indices of `rot` with
+/// zeros between the runs.
+fn probs_f16(kernels: &Kernels, rot: Option<&CellOrder>, p: &[f32], p16: &mut [f16]) {
+    let Some(o) = rot else {
+        return (kernels.quantize_f16)(p, p16);
+    };
+    p16.fill(f16::ZERO);
+    for r in o.runs() {
+        (kernels.quantize_f16)(&p[r.slot..r.slot + r.len], &mut p16[r.at..r.at + r.len]);
+    }
+}
+
+/// Value rows copied at a time into a ring's cell order: they stay in L1 (16 rows of ~600 f16)
+/// with the probabilities they meet.
+const CELL_ROWS: usize = 16;
+
+/// The value product in `rot`'s cell order: the rows of `v` (`cap` slots each; as many as `out`
+/// has per vector) with the `n_y` probability vectors `y` (each in `rot`'s virtual layout,
+/// [`probs_len`]), `out[j * n_rows + r]`. The rows are copied [`CELL_ROWS`] at a time into
+/// `buf.0` at their virtual indices (zeros between the runs: they meet probability 0), and each
+/// copy goes through the kernel's rows product (the same bits as one long product).
+#[allow(clippy::too_many_arguments)]
+fn values_in_cells(
+    kernels: &Kernels,
+    rot: &CellOrder,
+    v: &[f16],
+    cap: usize,
+    y: &[f16],
+    n_y: usize,
+    order: DotOrder,
+    (rows, outs): (&mut [f16], &mut [f32]),
+    out: &mut [f32],
+) {
+    let len = y.len() / n_y;
+    let n_rows = out.len() / n_y;
+    for r0 in (0..n_rows).step_by(CELL_ROWS) {
+        let nr = CELL_ROWS.min(n_rows - r0);
+        let rows = &mut rows[..nr * len];
+        for (i, row) in rows.chunks_exact_mut(len).enumerate() {
+            let src = &v[(r0 + i) * cap..];
+            let mut end = 0;
+            for r in rot.runs() {
+                row[end..r.at].fill(f16::ZERO);
+                row[r.at..r.at + r.len].copy_from_slice(&src[r.slot..r.slot + r.len]);
+                end = r.at + r.len;
+            }
+            row[end..].fill(f16::ZERO);
+        }
+        let outs = &mut outs[..n_y * nr];
+        (kernels.lanes_dot_f16_rows)(rows, len, y, n_y, order, outs);
+        for (j, o) in outs.chunks_exact(nr).enumerate() {
+            out[j * n_rows + r0..][..nr].copy_from_slice(o);
+        }
+    }
+}
+
 /// Parts per thread of the keys and of the value rows in [`attend_split`].
 const SPLIT_PARTS_PER_THREAD: usize = 4;
 
@@ -268,10 +397,11 @@ impl SplitScratch {
             return Ok(Self::default());
         }
         let (n_head, slack) = (Self::max_heads(config), n_threads * SPLIT_PARTS_PER_THREAD);
+        let span = KvCache::max_cell_span(config, n_ctx);
         Ok(Self {
             q16: zeroed(n_head * config.head_dim, "attention scores")?,
             scores: zeroed(n_head * (n_ctx + slack), "attention scores")?,
-            probs: zeroed(n_head * n_ctx, "attention scores")?,
+            probs: zeroed(n_head * n_ctx.max(span), "attention scores")?,
             out: zeroed(n_head * (config.head_dim_v + slack), "attention scores")?,
         })
     }
@@ -279,7 +409,8 @@ impl SplitScratch {
     /// Bytes [`SplitScratch::new`] allocates for two threads or more: `(base, per thread)`.
     pub(crate) fn bytes(config: &ModelConfig, n_ctx: usize) -> (usize, usize) {
         let n_head = Self::max_heads(config);
-        let base = n_head * (config.head_dim * 2 + n_ctx * 4 + n_ctx * 2 + config.head_dim_v * 4);
+        let span = KvCache::max_cell_span(config, n_ctx);
+        let base = n_head * (config.head_dim * 2 + n_ctx * 4 + n_ctx.max(span) * 2 + config.head_dim_v * 4);
         (base, n_head * SPLIT_PARTS_PER_THREAD * 8)
     }
 
@@ -331,24 +462,37 @@ pub(crate) fn attend_split(
     }
     let q16 = &*q16;
 
-    let keys = PartedRows { x: k, stride: k_dim, head_step: hd, n_rows: n, n_parts, order: DotOrder::VecDot };
+    let keys = PartedRows {
+        x: k,
+        stride: k_dim,
+        head_step: hd,
+        n_rows: n,
+        n_parts,
+        order: DotOrder::VecDot,
+        cells: None,
+    };
     keys.run(kernels, pool, scratch, q16, (n_head, group), scores);
 
     // Each head's scores gathered, softmax, rounded to f16.
+    // (in llama.cpp's cell order once a ring has wrapped, as in `attend`)
     let (scores, n8) = (&*scores, n.next_multiple_of(8));
-    pool.split_mut_with(&mut probs[..n_head * n], n, scratch, &|heads, part, s| {
-        for (h, p16) in heads.zip(part.chunks_exact_mut(n)) {
-            let row = &mut s.scores[..n8];
+    let cells = kv.cell_order(il, pos);
+    let rot = cells.filter(|o| !o.ascending());
+    let pl = probs_len(rot.as_ref(), n);
+    pool.split_mut_with(&mut probs[..n_head * pl], pl, scratch, &|heads, part, s| {
+        for (h, p16) in heads.zip(part.chunks_exact_mut(pl)) {
+            let AttnScratch { scores: row, virt, .. } = s;
+            let row = &mut row[..n8];
             keys.gather(scores, n_head, h, &mut row[..n]);
-            row[n..].fill(f32::NEG_INFINITY);
-            softmax_scaled(kernels, row, shape.scale);
-            (kernels.quantize_f16)(&row[..n], p16);
+            softmax_cells(kernels, cells.as_ref(), row, n, virt, shape.scale);
+            probs_f16(kernels, rot.as_ref(), &row[..n], p16);
         }
     });
 
     let order = DotOrder::VecDotPadded;
-    let values = PartedRows { x: v, stride: cap, head_step: hdv * cap, n_rows: hdv, n_parts, order };
-    values.run(kernels, pool, scratch, &probs[..n_head * n], (n_head, group), parts_out);
+    let (x, stride, cells) = (v, cap, rot.as_ref());
+    let values = PartedRows { x, stride, head_step: hdv * cap, n_rows: hdv, n_parts, order, cells };
+    values.run(kernels, pool, scratch, &probs[..n_head * pl], (n_head, group), parts_out);
     for (h, oh) in out[..n_head * hdv].chunks_exact_mut(hdv).enumerate() {
         values.gather(parts_out, n_head, h, oh);
     }
@@ -366,6 +510,8 @@ struct PartedRows<'a> {
     n_rows: usize,
     n_parts: usize,
     order: DotOrder,
+    /// The cell order the rows' values are summed in, when it is not the slots' (values only).
+    cells: Option<&'a CellOrder>,
 }
 
 impl PartedRows<'_> {
@@ -387,7 +533,7 @@ impl PartedRows<'_> {
     ) {
         let chunk = self.chunk(n_head);
         let m = vectors.len() / n_head;
-        pool.split_mut_with(&mut buf[..self.n_parts * chunk], chunk, scratch, &|units, part, _| {
+        pool.split_mut_with(&mut buf[..self.n_parts * chunk], chunk, scratch, &|units, part, s| {
             for (u, o) in units.zip(part.chunks_exact_mut(chunk)) {
                 let rows = part_of(self.n_rows, self.n_parts, u);
                 if rows.is_empty() {
@@ -396,7 +542,13 @@ impl PartedRows<'_> {
                 let groups = vectors.chunks_exact(group * m).zip(o.chunks_exact_mut(group * rows.len()));
                 for (g, (vg, og)) in groups.enumerate() {
                     let x = &self.x[g * self.head_step + rows.start * self.stride..];
-                    (kernels.lanes_dot_f16_rows)(x, self.stride, vg, group, self.order, og);
+                    match self.cells {
+                        None => (kernels.lanes_dot_f16_rows)(x, self.stride, vg, group, self.order, og),
+                        Some(o) => {
+                            let buf = (&mut s.vrot[..], &mut s.vout[..]);
+                            values_in_cells(kernels, o, x, self.stride, vg, group, self.order, buf, og);
+                        }
+                    }
                 }
             }
         });
@@ -412,3 +564,6 @@ impl PartedRows<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
