@@ -61,6 +61,25 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
+/// The directory of the pinned llama.cpp's tools (scripts/build-llama-cpp.sh):
+/// `$EMBERLM_LLAMA_CPP_BIN`, default `<cache>/llama.cpp-build/bin`; `None` after printing
+/// SKIPPED when it has no `llama-completion`.
+///
+/// # Panics
+/// If it is absent and `EMBERLM_REQUIRE_MODELS=1`.
+pub fn llama_cpp_bin() -> Option<PathBuf> {
+    let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
+        .map_or_else(|| cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
+    if dir.join("llama-completion").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
+        panic!("{} has no llama-completion (run scripts/build-llama-cpp.sh)", dir.display());
+    }
+    println!("SKIPPED: no llama.cpp binaries in {} (run scripts/build-llama-cpp.sh)", dir.display());
+    None
+}
+
 /// Where scripts/make-kl-bases.sh puts llama.cpp's KL bases: `$EMBERLM_KL_DIR`, default
 /// `<cache>/kl`.
 pub fn kl_dir() -> PathBuf {

@@ -12,10 +12,9 @@
 //! asserts that too ([`emberlm_tests::assert_kl_exact`]: mean |KLD| <= 1e-5, the base file's
 //! 16-bit floor; same top >= 99.9 %). Measured: KLD 0.000000 and same top 100 % at -c 512 and 256.
 //! For scale, llama.cpp's own flash-attention path differs from its non-flash one by KLD 0.0031.
-use std::path::PathBuf;
 use std::process::Command;
 
-use emberlm_tests::{SMOLLM2, cache_dir, kl_base, kl_dir, model_path};
+use emberlm_tests::{SMOLLM2, kl_base, kl_dir, model_path};
 
 fn emberlm(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_emberlm")).args(args).output().expect("run emberlm")
@@ -79,20 +78,6 @@ fn smollm2_tokenizes_the_text_as_llama_cpp() {
     println!("{} tokens identical to llama-perplexity's", theirs.len());
 }
 
-/// The directory of the pinned llama.cpp's binaries (`scripts/build-llama-cpp.sh`).
-fn llama_cpp_bin() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
-        .map_or_else(|| cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
-    if dir.join("llama-completion").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
-        panic!("{} has no llama-completion (run scripts/build-llama-cpp.sh)", dir.display());
-    }
-    println!("SKIPPED: no llama.cpp binaries in {} (run scripts/build-llama-cpp.sh)", dir.display());
-    None
-}
-
 /// `emberlm convert llama2c` writes a GGUF that llama.cpp loads and runs to llama2.c's output:
 /// llama-completion's greedy continuation of "Once upon a time" on our f32 stories260K GGUF holds
 /// llama2.c's reference text (llama.cpp prints a leading space and keeps going after run.c's 200
@@ -106,7 +91,7 @@ fn llama_cpp_bin() -> Option<PathBuf> {
 #[test]
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn llama_cpp_runs_our_stories260k_conversion_to_llama2c_text() {
-    let Some(bin) = llama_cpp_bin() else { return };
+    let Some(bin) = emberlm_tests::llama_cpp_bin() else { return };
     let shared = emberlm_tests::stories260k_dir();
     let reference = std::fs::read_to_string(shared.join("greedy-once-upon-a-time.txt")).unwrap();
     let gguf = std::env::temp_dir().join(format!("emberlm-stories-{}.gguf", std::process::id()));
