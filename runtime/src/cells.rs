@@ -21,6 +21,9 @@
 //! probability 0, which add exactly nothing), so that a virtual index and its cell agree mod 32.
 //! A softmax over the virtual row (empty indices `-inf`) and a value product over it (empty
 //! indices probability 0) compute llama.cpp's bits.
+//!
+//! A context shift (sinks) renumbers the positions without moving llama.cpp's cells; from then on
+//! this order is not llama.cpp's any more (the same terms, summed in another order).
 
 /// Most slot runs a window takes: two position runs, each split once where the ring wraps.
 pub(crate) const MAX_RUNS: usize = 4;

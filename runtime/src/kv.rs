@@ -267,7 +267,7 @@ impl KvCache {
         (cap < self.n_ctx).then(|| cell_order(pos, cap, swa_cells(cap, self.n_ctx, self.n_ubatch)))?
     }
 
-    /// The most virtual indices (a multiple of 32) [`LayerKv::cell_order`] uses in any ring
+    /// The most virtual indices (a multiple of 32) [`KvCache::cell_order`] uses in any ring
     /// of a cache of `n_ctx` positions for `config`: 0 without rings.
     pub(crate) fn max_cell_span(config: &ModelConfig, n_ctx: usize) -> usize {
         (0..config.n_layer())

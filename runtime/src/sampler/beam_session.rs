@@ -75,7 +75,9 @@ impl<'s, 'm, 'a> SessionBeams<'s, 'm, 'a> {
         })?;
         parked.push(None);
         for _ in 1..width {
-            parked.push(Some((KvCache::new(config, n_ctx, ty)?, 0)));
+            let mut kv = KvCache::new(config, n_ctx, ty)?;
+            kv.set_ubatch(session.plan().n_batch);
+            parked.push(Some((kv, 0)));
         }
         Ok(Self { session, parked, resident: 0 })
     }
