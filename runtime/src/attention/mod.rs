@@ -473,8 +473,8 @@ pub(crate) fn attend_split(
     };
     keys.run(kernels, pool, scratch, q16, (n_head, group), scores);
 
-    // Each head's scores gathered, softmax, rounded to f16.
-    // (in llama.cpp's cell order once a ring has wrapped, as in `attend`)
+    // Each head's scores gathered, softmax, rounded to f16 (in llama.cpp's cell order once a
+    // ring has wrapped, as in `attend`).
     let (scores, n8) = (&*scores, n.next_multiple_of(8));
     let cells = kv.cell_order(il, pos);
     let rot = cells.filter(|o| !o.ascending());
@@ -489,9 +489,10 @@ pub(crate) fn attend_split(
         }
     });
 
+    // (each part copies its own value rows into a rotated cell order)
     let order = DotOrder::VecDotPadded;
-    let (x, stride, cells) = (v, cap, rot.as_ref());
-    let values = PartedRows { x, stride, head_step: hdv * cap, n_rows: hdv, n_parts, order, cells };
+    let cells = rot.as_ref();
+    let values = PartedRows { x: v, stride: cap, head_step: hdv * cap, n_rows: hdv, n_parts, order, cells };
     values.run(kernels, pool, scratch, &probs[..n_head * pl], (n_head, group), parts_out);
     for (h, oh) in out[..n_head * hdv].chunks_exact_mut(hdv).enumerate() {
         values.gather(parts_out, n_head, h, oh);
