@@ -74,6 +74,7 @@ fn llama_ppl(bin: &Path, model: &str, text: &str, ctx: &str) -> Vec<(usize, f64)
                 .unwrap(),
             "llama-perplexity",
         );
+        // one estimate per chunk: under load llama.cpp's logger has printed a chunk's twice
         let est: Vec<(usize, f64)> = out
             .split('[')
             .filter_map(|p| {
@@ -81,6 +82,8 @@ fn llama_ppl(bin: &Path, model: &str, text: &str, ctx: &str) -> Vec<(usize, f64)
                 let v = rest.split(',').next()?;
                 Some((k.parse().ok()?, v.trim().parse().ok()?))
             })
+            .collect::<std::collections::BTreeMap<usize, f64>>()
+            .into_iter()
             .collect();
         if !est.is_empty() {
             return est;
