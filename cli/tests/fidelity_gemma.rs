@@ -56,7 +56,7 @@ fn gemma3_matches_llama_cpp_at_ctx_256() {
 /// llama-completion's greedy continuation (`-fa off -c 2048`, 2 threads) of the first ~2.6 KB of
 /// the Gemma text (736 prompt tokens, prefilled in ubatches of 512 and 224) over 500 tokens,
 /// positions 736..1235: the rotated cell order up to 1023, the two runs from 1024 on. Before the
-/// rings summed in llama.cpp's cell order our text left llama.cpp's at the 7th generated token.
+/// rings summed in llama.cpp's cell order our text left llama.cpp's at the 8th generated token.
 /// llama.cpp's stdout may lose its last tokens (see fidelity.rs): a text that is only a
 /// truncated start of ours is run again, at most 3 times.
 #[test]
