@@ -62,21 +62,19 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The directory of the pinned llama.cpp's tools (scripts/build-llama-cpp.sh):
-/// `$EMBERLM_LLAMA_CPP_BIN`, default `<cache>/llama.cpp-build/bin`; `None` after printing
-/// SKIPPED when it has no `llama-completion`.
+/// `$EMBERLM_LLAMA_CPP_BIN`, default `<cache>/llama.cpp-build/bin`, if it holds every tool in
+/// `tools`; else `None` after printing SKIPPED.
 ///
 /// # Panics
-/// If it is absent and `EMBERLM_REQUIRE_MODELS=1`.
-pub fn llama_cpp_bin() -> Option<PathBuf> {
+/// If a tool is absent and `EMBERLM_REQUIRE_MODELS=1`.
+pub fn llama_cpp_bin(tools: &[&str]) -> Option<PathBuf> {
     let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
         .map_or_else(|| cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
-    if dir.join("llama-completion").is_file() {
-        return Some(dir);
-    }
+    let Some(missing) = tools.iter().find(|t| !dir.join(t).is_file()) else { return Some(dir) };
     if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
-        panic!("{} has no llama-completion (run scripts/build-llama-cpp.sh)", dir.display());
+        panic!("{} has no {missing} (run scripts/build-llama-cpp.sh)", dir.display());
     }
-    println!("SKIPPED: no llama.cpp binaries in {} (run scripts/build-llama-cpp.sh)", dir.display());
+    println!("SKIPPED: no {missing} in {} (run scripts/build-llama-cpp.sh)", dir.display());
     None
 }
 

@@ -91,7 +91,7 @@ fn smollm2_tokenizes_the_text_as_llama_cpp() {
 #[test]
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn llama_cpp_runs_our_stories260k_conversion_to_llama2c_text() {
-    let Some(bin) = emberlm_tests::llama_cpp_bin() else { return };
+    let Some(bin) = emberlm_tests::llama_cpp_bin(&["llama-completion"]) else { return };
     let shared = emberlm_tests::stories260k_dir();
     let reference = std::fs::read_to_string(shared.join("greedy-once-upon-a-time.txt")).unwrap();
     let gguf = std::env::temp_dir().join(format!("emberlm-stories-{}.gguf", std::process::id()));

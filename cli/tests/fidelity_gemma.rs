@@ -63,7 +63,7 @@ fn gemma3_matches_llama_cpp_at_ctx_256() {
 #[ignore = "heavy: scripts/test.sh runs it in release with --ignored"]
 fn gemma3_decodes_past_the_window_as_llama_cpp() {
     let Some(model) = model_path(GEMMA3) else { return };
-    let Some(bin) = emberlm_tests::llama_cpp_bin() else { return };
+    let Some(bin) = emberlm_tests::llama_cpp_bin(&["llama-completion"]) else { return };
     let Some(text) = kl_base("gemma3-text.md") else { return };
     let text = std::fs::read_to_string(text).unwrap();
     let cut = text.char_indices().map(|(i, _)| i).take_while(|&i| i <= 2600).last().unwrap();

@@ -2,23 +2,10 @@
 //! scripts/build-llama-cpp.sh): the same source quantized by both must give the same GGUF, every
 //! metadata value, tensor type and tensor byte equal (llama.cpp orders the keys differently:
 //! order is not compared), and llama.cpp must load and run our output.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use emberlm::models::{Gguf, MappedFile, Value};
-
-fn cache_bin() -> Option<PathBuf> {
-    let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
-        .map_or_else(|| emberlm_tests::cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
-    if dir.join("llama-quantize").is_file() && dir.join("llama-perplexity").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
-        panic!("{} has no llama-quantize (run scripts/build-llama-cpp.sh)", dir.display());
-    }
-    println!("SKIPPED: no llama.cpp binaries in {} (run scripts/build-llama-cpp.sh)", dir.display());
-    None
-}
 
 fn ok(o: Output, what: &str) -> String {
     assert!(o.status.success(), "{what} failed: {}", String::from_utf8_lossy(&o.stderr));
@@ -95,7 +82,7 @@ fn llama_ppl(bin: &Path, model: &str, text: &str, ctx: &str) -> Vec<(usize, f64)
 
 #[test]
 fn stories260k_quantized_by_both_is_identical_and_llama_cpp_runs_ours() {
-    let Some(bin) = cache_bin() else { return };
+    let Some(bin) = emberlm_tests::llama_cpp_bin(&["llama-quantize", "llama-perplexity"]) else { return };
     let shared = emberlm_tests::stories260k_dir();
     let dir = std::env::temp_dir().join(format!("emberlm-q-llama-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -126,7 +113,7 @@ fn stories260k_quantized_by_both_is_identical_and_llama_cpp_runs_ours() {
 /// The source is the Q4_1 model (requantized by both, llama-quantize with --allow-requantize).
 #[test]
 fn smollm2_requantized_by_both_is_identical() {
-    let Some(bin) = cache_bin() else { return };
+    let Some(bin) = emberlm_tests::llama_cpp_bin(&["llama-quantize", "llama-perplexity"]) else { return };
     let Some(model) = emberlm_tests::model_path(emberlm_tests::SMOLLM2) else { return };
     let src = model.to_str().unwrap();
     let dir = std::env::temp_dir().join(format!("emberlm-q-llama-sm-{}", std::process::id()));
