@@ -32,7 +32,7 @@ pub struct MemoryPlan {
     /// Bytes of the quantized-activation buffer (a multiple of 4).
     pub act_bytes: usize,
     /// Bytes of one thread's attention scratch (scores over the context, f16 and q8_0 query
-    /// heads, a value row); a session running on `n` threads has `n` of them
+    /// heads, a value row, a ring's cell-order rows, the scratch's own fields); a session running on `n` threads has `n` of them
     /// ([`MemoryPlan::total_bytes_threads`]).
     pub attn_bytes: usize,
     /// Bytes the threads of a session on two threads or more share to decode a token's attention

@@ -110,7 +110,8 @@ impl AttnScratch {
         })
     }
 
-    /// Bytes [`AttnScratch::new`] allocates.
+    /// Bytes a thread's scratch takes: what [`AttnScratch::new`] allocates, and the scratch
+    /// itself (the session keeps one per thread in a vector).
     pub(crate) fn bytes(
         n_ctx: usize,
         head_dim: usize,
@@ -124,6 +125,7 @@ impl AttnScratch {
             + head_dim * 4
             + span * (4 + CELL_ROWS * 2)
             + if span > 0 { CELL_ROWS * group * 4 } else { 0 }
+            + core::mem::size_of::<Self>()
     }
 
     /// The thread's RoPE cache (`head_dim` values).

@@ -1,20 +1,13 @@
 //! Attention against a naive model of llama.cpp's sliding-window cache.
 
 use super::*;
+use crate::sampler::Rng;
 use alloc::vec;
 use emberlm_quant::lanes::dot_f16;
 
-/// A small deterministic generator of values in [-1, 1).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-    fn vec(&mut self, n: usize, amp: f32) -> Vec<f32> {
-        (0..n).map(|_| amp * self.next()).collect()
-    }
+/// `n` values uniform in `[-amp, amp)` from the sampler's seeded generator.
+fn uniform(rng: &mut Rng, n: usize, amp: f32) -> Vec<f32> {
+    (0..n).map(|_| amp * (2.0 * rng.next_f64() as f32 - 1.0)).collect()
 }
 
 /// llama.cpp's sliding-window cache written out naively: `cells` cells, position `q` in cell
@@ -84,14 +77,15 @@ fn rings_sum_in_llama_cpps_cell_order() {
         let span = crate::cells::cell_span(w);
         let mut scratch = vec![AttnScratch::new(n_ctx, hd, hd, group, span).unwrap(); 2];
         let shape = AttnShape { n_head: group, n_head_kv: 1, head_dim: hd, head_dim_v: hd, scale: 0.125 };
-        let mut rng = Lcg(7 + w as u64);
+        let mut rng = Rng::new(7 + w as u64);
         #[cfg(feature = "std")]
         let pool = Pool::new(2).unwrap();
         let mut out = vec![0f32; group * hd];
         let last = (3 * cells + w / 2).min(n_ctx - 1);
         let (mut checked, mut checked_split) = ([0usize; 3], 0);
         for pos in 0..=last {
-            let (k, v, q) = (rng.vec(hd, 1.0), rng.vec(hd, 1.0), rng.vec(group * hd, 4.0));
+            let (k, v, q) =
+                (uniform(&mut rng, hd, 1.0), uniform(&mut rng, hd, 1.0), uniform(&mut rng, group * hd, 4.0));
             kv.store(kernels, 0, pos, &k, &v);
             naive.store(pos, &k, &v);
             if pos % 7 != 0 && pos + 1 != w && pos != w {
