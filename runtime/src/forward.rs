@@ -284,26 +284,30 @@ pub(crate) fn forward(
 
         // Feed-forward block.
         norm_rows(pool, x, w.ffn_norm, eps, &mut xn[..n * n_embd]);
+        // the gated activation, elementwise (each part's values as in the whole row: no
+        // kernel's vector width leaves a remainder in a run of whole 8-row tiles)
+        let act = |g: &mut [f32], u: &[f32]| match (c.flags.ffn_act, gelu.as_ref()) {
+            (FfnActivation::Silu, _) => swiglu(model.kernels, g, u, n_ff),
+            (FfnActivation::GeluTanh, Some(t)) => t.geglu_with(model.kernels, g, u),
+            (FfnActivation::GeluTanh, None) => geglu(g, u),
+        };
         qin.invalidate();
-        qin.matmul_group(
-            &[&w.ffn_gate, &w.ffn_up],
-            xn,
-            n,
-            &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
-        )?;
-        // the gated activation, elementwise: a batch's rows on the pool's threads, one token's
-        // row in parts of 256 values (a part's values are computed as in the whole row: no
-        // kernel's vector width leaves a remainder in 256 values)
-        let (up, gelu) = (&up[..n * n_ff], gelu.as_ref());
-        let unit = if n == 1 && n_ff % 256 == 0 { 256 } else { n_ff };
-        pool.split_mut(&mut gate[..n * n_ff], unit, &|units, g| {
-            let u = &up[units.start * unit..units.end * unit];
-            match (c.flags.ffn_act, gelu) {
-                (FfnActivation::Silu, _) => swiglu(model.kernels, g, u, n_ff),
-                (FfnActivation::GeluTanh, Some(t)) => t.geglu_with(model.kernels, g, u),
-                (FfnActivation::GeluTanh, None) => geglu(g, u),
-            }
-        });
+        if n == 1 {
+            // one token: each thread gates the rows of gate and up it computed
+            qin.matmul_glu([&w.ffn_gate, &w.ffn_up], xn, gate, up, &act)?;
+        } else {
+            qin.matmul_group(
+                &[&w.ffn_gate, &w.ffn_up],
+                xn,
+                n,
+                &mut [&mut gate[..n * n_ff], &mut up[..n * n_ff]],
+            )?;
+            // a batch's rows on the pool's threads
+            let up = &up[..n * n_ff];
+            pool.split_mut(&mut gate[..n * n_ff], n_ff, &|rows, g| {
+                act(g, &up[rows.start * n_ff..rows.end * n_ff])
+            });
+        }
         qin.invalidate();
         qin.matmul(&w.ffn_down, gate, n, &mut xn[..n * n_embd])?;
         residual(pool, &mut x[..n * n_embd], &xn[..n * n_embd], n_embd, w.ffn_post_norm, eps);

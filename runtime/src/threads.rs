@@ -40,9 +40,17 @@ pub type PartFn<'f, T, S> = dyn Fn(Range<usize>, &mut [T], &mut S) + Sync + 'f;
 /// The work of one part in [`Pool::split_many_mut`]: which output, its range in units, its data.
 pub type ManyPartFn<'f, T> = dyn Fn(usize, Range<usize>, &mut [T]) + Sync + 'f;
 
+/// The work of one part in [`Pool::split_pair_mut`]: its range in units, its data in both
+/// outputs.
+pub type PairPartFn<'f, T> = dyn Fn(Range<usize>, &mut [T], &mut [T]) + Sync + 'f;
+
 /// A part of one of several outputs not yet taken by a thread.
 #[cfg(feature = "std")]
 type ManySlot<'d, T> = Mutex<Option<(usize, Range<usize>, &'d mut [T])>>;
+
+/// A part of two outputs not yet taken by a thread.
+#[cfg(feature = "std")]
+type PairSlot<'d, T> = Mutex<Option<(Range<usize>, &'d mut [T], &'d mut [T])>>;
 
 /// A part not yet taken by a thread.
 #[cfg(feature = "std")]
@@ -211,18 +219,8 @@ impl Pool {
         }
         #[cfg(feature = "std")]
         {
-            // Cuts of a region: halves of what is left, down to MIN_PART units, within `budget`
-            // cuts; an output boundary inside a cut splits it once more, so there are at most
-            // n_regions * budget + data.len() - 1 < MAX_PARTS parts. Each part starts a cold
-            // stream (its first tiles are not prefetched), so parts stay large: parts of 4 units
-            // cost SmolLM2's decoding 5 %. Smaller last parts let a thread that finishes first
-            // take more of the other's share (in the forward pass on this shared machine the
-            // worker finished products 5-40 % later, means per product over a run): with
-            // decoding's products timed per token and
-            // alternating between 32 and 64 units within one process (2026-12-06), 32 took
-            // 0.991-1.002x the time on Gemma 3 (median 0.994x, 6 runs) and 0.974-0.998x on
-            // SmolLM2 (4 runs); 16 about the same (0.985-1.006x, 5 runs), 8 mixed (0.96-1.01x).
-            const MIN_PART: usize = 32;
+            // An output boundary inside a cut splits it once more, so there are at most
+            // n_regions * budget + data.len() - 1 < MAX_PARTS parts.
             let budget = (MAX_PARTS - data.len()) / n_regions;
             let mut slots: [ManySlot<'_, T>; MAX_PARTS] = [const { Mutex::new(None) }; MAX_PARTS];
             // the parts of region `k` are slots `first[k]..first[k + 1]`
@@ -231,47 +229,115 @@ impl Pool {
             let mut outs = data.iter_mut().map(|d| &mut d[..]).enumerate();
             // the output being cut, its units not yet cut and the first of them
             let (mut i, mut cur, mut local): (usize, &mut [T], usize) = (0, &mut [], 0);
-            for (k, start) in first.iter_mut().enumerate().take(n_regions) {
-                *start = n_slots;
-                let (mut at, end) = (total * k / n_regions, total * (k + 1) / n_regions);
-                for cut in 0..budget {
-                    let left = end - at;
-                    if left == 0 {
-                        break;
-                    }
-                    let mut n = if cut + 1 == budget || left <= 2 * MIN_PART {
-                        left
-                    } else {
-                        (left / 2).max(MIN_PART)
-                    };
-                    at += n;
-                    while n > 0 {
-                        while cur.len() < unit {
-                            let Some((j, d)) = outs.next() else { unreachable!("units counted above") };
-                            (i, cur, local) = (j, d, 0);
-                        }
-                        let here = n.min(cur.len() / unit);
-                        let (part, tail) = core::mem::take(&mut cur).split_at_mut(here * unit);
-                        slots[n_slots] = Mutex::new(Some((i, local..local + here, part)));
-                        (cur, local, n, n_slots) = (tail, local + here, n - here, n_slots + 1);
-                    }
+            cut_regions(total, n_regions, budget, |k, units| {
+                if units.start == total * k / n_regions {
+                    first[k] = n_slots;
                 }
-            }
+                let mut n = units.len();
+                while n > 0 {
+                    while cur.len() < unit {
+                        let Some((j, d)) = outs.next() else { unreachable!("units counted above") };
+                        (i, cur, local) = (j, d, 0);
+                    }
+                    let here = n.min(cur.len() / unit);
+                    let (part, tail) = core::mem::take(&mut cur).split_at_mut(here * unit);
+                    slots[n_slots] = Mutex::new(Some((i, local..local + here, part)));
+                    (cur, local, n, n_slots) = (tail, local + here, n - here, n_slots + 1);
+                }
+            });
             first[n_regions] = n_slots;
-            let take = |s: usize| {
+            self.run_regions(&first[..=n_regions], &|s| {
+                // a poisoned lock means another part panicked (re-raised by `broadcast`)
                 if let Ok(Some((i, units, part))) = slots[s].lock().map(|mut p| p.take()) {
                     f(i, units, part);
                 }
-            };
-            self.broadcast(&|t| {
-                // a poisoned lock means another part panicked (re-raised by `broadcast`)
-                if t < n_regions {
-                    (first[t]..first[t + 1]).for_each(take);
+            });
+        }
+    }
+
+    /// [`Pool::split_many_mut`] for two outputs cut at the same units: `f(units, a_part, b_part)`
+    /// runs once for every part, with the same range of `a` and of `b` (`min(a.len(), b.len())
+    /// / unit` units). Decoding's gate and up products take it, so that the thread that
+    /// computes a part's rows of both also computes their gated activation, in the same job.
+    pub fn split_pair_mut<T: Send>(&self, a: &mut [T], b: &mut [T], unit: usize, f: &PairPartFn<'_, T>) {
+        let unit = unit.max(1);
+        let total = a.len().min(b.len()) / unit;
+        let (a, b) = (&mut a[..total * unit], &mut b[..total * unit]);
+        let n_regions = self.n_threads.min(total).min(MAX_PARTS);
+        if n_regions <= 1 {
+            f(0..total, a, b);
+            return;
+        }
+        #[cfg(feature = "std")]
+        {
+            let mut slots: [PairSlot<'_, T>; MAX_PARTS] = [const { Mutex::new(None) }; MAX_PARTS];
+            let mut first = [0usize; MAX_THREADS + 1];
+            let mut n_slots = 0;
+            let (mut a, mut b) = (a, b);
+            cut_regions(total, n_regions, MAX_PARTS / n_regions, |k, units| {
+                if units.start == total * k / n_regions {
+                    first[k] = n_slots;
                 }
-                for k in (t + 1..n_regions).chain(0..t.min(n_regions)) {
-                    (first[k]..first[k + 1]).rev().for_each(take);
+                let n = units.len() * unit;
+                let (pa, ta) = core::mem::take(&mut a).split_at_mut(n);
+                let (pb, tb) = core::mem::take(&mut b).split_at_mut(n);
+                slots[n_slots] = Mutex::new(Some((units, pa, pb)));
+                (a, b, n_slots) = (ta, tb, n_slots + 1);
+            });
+            first[n_regions] = n_slots;
+            self.run_regions(&first[..=n_regions], &|s| {
+                if let Ok(Some((units, pa, pb))) = slots[s].lock().map(|mut p| p.take()) {
+                    f(units, pa, pb);
                 }
             });
+        }
+    }
+
+    /// Run the parts of [`cut_regions`]' regions (region `k`: parts `first[k]..first[k + 1]`,
+    /// `take(part)` runs one): thread `k` takes its region's parts from the front, then the parts
+    /// left in the other regions from their back.
+    #[cfg(feature = "std")]
+    fn run_regions(&self, first: &[usize], take: &(dyn Fn(usize) + Sync)) {
+        let n_regions = first.len() - 1;
+        self.broadcast(&|t| {
+            if t < n_regions {
+                (first[t]..first[t + 1]).for_each(take);
+            }
+            for k in (t + 1..n_regions).chain(0..t.min(n_regions)) {
+                (first[k]..first[k + 1]).rev().for_each(take);
+            }
+        });
+    }
+}
+
+/// Smallest part [`cut_regions`] cuts, in units. Each part starts a cold stream (its first tiles
+/// are not prefetched), so parts stay large: parts of 4 units cost SmolLM2's decoding 5 %.
+/// Smaller last parts let a thread that finishes first take more of the other's share (in the
+/// forward pass on this shared machine the worker finished products 5-40 % later, means per
+/// product over a run): with decoding's products timed per token and alternating between 32 and
+/// 64 units within one process (2026-12-06), 32 took 0.991-1.002x the time on Gemma 3 (median
+/// 0.994x, 6 runs) and 0.974-0.998x on SmolLM2 (4 runs); 16 about the same (0.985-1.006x, 5
+/// runs), 8 mixed (0.96-1.01x); on 2026-12-07 (Gemma 3, tg128 at t=2, medians of 5 alternating
+/// `emberlm bench` runs) 8 units 7 % slower than 32, and a smaller minimum for small products only (total / 16 units,
+/// 4 to 32) 2.5 % slower.
+#[cfg(feature = "std")]
+const MIN_PART: usize = 32;
+
+/// Cut `total` units into `n_regions` equal regions, and each region into parts that halve what
+/// is left, down to [`MIN_PART`] units, within `budget` cuts: `part(k, units)` for every part,
+/// region by region, in order.
+#[cfg(feature = "std")]
+fn cut_regions(total: usize, n_regions: usize, budget: usize, mut part: impl FnMut(usize, Range<usize>)) {
+    for k in 0..n_regions {
+        let (mut at, end) = (total * k / n_regions, total * (k + 1) / n_regions);
+        for cut in 0..budget {
+            let left = end - at;
+            if left == 0 {
+                break;
+            }
+            let n = if cut + 1 == budget || left <= 2 * MIN_PART { left } else { (left / 2).max(MIN_PART) };
+            part(k, at..at + n);
+            at += n;
         }
     }
 }
@@ -569,6 +635,35 @@ mod tests {
                             "{n} threads, shape {s}, unit {unit}, output {i}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_pair_mut_gives_both_outputs_the_same_parts_covering_every_unit_once() {
+        for n in [1, 2, 3, 5] {
+            let pool = Pool::new(n).unwrap();
+            for (len_a, len_b, unit) in
+                [(0, 0, 8), (8, 8, 8), (2048, 2048, 8), (2048, 2056, 8), (7, 9, 1), (96, 96, 8)]
+            {
+                let (mut a, mut b) = (vec![0u32; len_a], vec![0u32; len_b]);
+                let parts = AtomicUsize::new(0);
+                pool.split_pair_mut(&mut a, &mut b, unit, &|units, pa, pb| {
+                    parts.fetch_add(1, Ordering::Relaxed);
+                    assert_eq!((pa.len(), pb.len()), (units.len() * unit, units.len() * unit));
+                    for (k, (x, y)) in pa.iter_mut().zip(pb.iter_mut()).enumerate() {
+                        *x += (units.start * unit + k) as u32 + 1;
+                        *y += (units.start * unit + k) as u32 + 1;
+                    }
+                });
+                assert!(parts.load(Ordering::Relaxed) <= MAX_PARTS);
+                let covered = len_a.min(len_b) / unit * unit;
+                for v in [&a, &b] {
+                    assert!(
+                        v.iter().enumerate().all(|(k, &x)| x == if k < covered { k as u32 + 1 } else { 0 }),
+                        "{n} threads, {len_a}/{len_b}/{unit}"
+                    );
                 }
             }
         }

@@ -290,8 +290,8 @@ fn tied_output_and_rope_factor_paths() {
 
 /// The real models (when present; SKIPPED otherwise, a failure with EMBERLM_REQUIRE_MODELS=1)
 /// decode with the same bits on 1 and 2 threads: each thread's two streams of weight rows in the
-/// decoding tiles, the gated activation of one token in parts (SmolLM2's SiLU, Gemma 3's GELU
-/// table: both have 256 | n_ff), Gemma's sliding-window layers. Every logit of a 12-token prefill
+/// decoding tiles, the gated activation of one token in the threads' parts of gate and up (runs
+/// of whole 8-row tiles; SmolLM2's SiLU, Gemma 3's GELU table), Gemma's sliding-window layers. Every logit of a 12-token prefill
 /// and of 20 decoded tokens is compared.
 #[test]
 fn real_models_decode_the_same_bits_on_two_threads() {

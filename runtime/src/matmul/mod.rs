@@ -279,7 +279,7 @@ impl<'s> QuantizedInput<'s> {
         if n_rows == 1 {
             // Decoding: split the weight rows (each thread streams its own share of W), in
             // whole tiles of the multi-row kernels where the row count allows.
-            let unit = if w.n_rows % 8 == 0 { 8 } else { 1 };
+            let unit = if w.n_rows % TILE == 0 { TILE } else { 1 };
             self.pool.split_many_mut(&mut [y], unit, &|_, units, part| {
                 let rows = units.start * unit..units.end * unit;
                 if matmul_rows_at(kernels, w, acts, 0..1, 1, rows, part).is_err() {
@@ -330,7 +330,7 @@ impl QuantizedInput<'_> {
         for (w, y) in ws.iter().zip(ys.iter()) {
             check_operands(w, acts, 1, 0..w.n_rows, y)?;
         }
-        let unit = if ws.iter().all(|w| w.n_rows % 8 == 0) { 8 } else { 1 };
+        let unit = if ws.iter().all(|w| w.n_rows % TILE == 0) { TILE } else { 1 };
         let mut outs: [&mut [f32]; 4] = [&mut [], &mut [], &mut [], &mut []];
         if ys.len() > outs.len() {
             return Err(Error::Unsupported { what: "a group of more than 4 products".into() });
@@ -354,6 +354,63 @@ impl QuantizedInput<'_> {
         Ok(())
     }
 }
+
+impl QuantizedInput<'_> {
+    /// One token's gated feed-forward input: `gate = W_gate x`, `up = W_up x`, then
+    /// `glu(gate, up)` over all rows (`W_gate` and `W_up` of the same shape).
+    /// On several threads the two products run as one job in which the thread that computes a
+    /// part's rows of both also applies `glu` to them: the activation needs no job of its own and
+    /// no row of `gate` or `up` crosses to another core. `glu` must be elementwise, and give the
+    /// same bits on any run of whole 8-row tiles as on the whole row. Results are the bits of
+    /// [`QuantizedInput::matmul_group`] followed by `glu` over all rows.
+    pub fn matmul_glu(
+        &mut self,
+        [wg, wu]: [&Matrix<'_>; 2],
+        x: &[f32],
+        gate: &mut [f32],
+        up: &mut [f32],
+        glu: &(dyn Fn(&mut [f32], &[f32]) + Sync),
+    ) -> Result<()> {
+        let n = wg.n_rows;
+        let paired = self.pool.n_threads() > 1
+            && (wu.n_rows, wu.n_cols) == (n, wg.n_cols)
+            && activation_type(wg.ty) == activation_type(wu.ty)
+            && n % TILE == 0
+            && gate.len() >= n
+            && up.len() >= n;
+        if !paired {
+            self.matmul_group(&[wg, wu], x, 1, &mut [&mut *gate, &mut *up])?;
+            glu(&mut gate[..n], &up[..n]);
+            return Ok(());
+        }
+        let (_, row_bytes) = self.prepare(wg, x, 1)?;
+        let bytes: &[u8] = bytemuck::cast_slice(&*self.buf);
+        let acts = &bytes[..row_bytes];
+        check_operands(wg, acts, 1, 0..n, gate)?;
+        check_operands(wu, acts, 1, 0..n, up)?;
+        let kernels = self.kernels;
+        let failed = AtomicBool::new(false);
+        self.pool.split_pair_mut(&mut gate[..n], &mut up[..n], TILE, &|units, g, u| {
+            let rows = units.start * TILE..units.end * TILE;
+            if matmul_rows_at(kernels, wg, acts, 0..1, 1, rows.clone(), g).is_ok()
+                && matmul_rows_at(kernels, wu, acts, 0..1, 1, rows, u).is_ok()
+            {
+                glu(g, u);
+            } else {
+                failed.store(true, Ordering::Relaxed);
+            }
+        });
+        if failed.load(Ordering::Relaxed) {
+            return Err(Error::Unsupported {
+                what: alloc::format!("a part of the product with {}", wg.name),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Rows of the decoding tiles: a one-token product is split between threads in whole tiles.
+const TILE: usize = 8;
 
 /// The kernel: weight rows `rows` of `w` times `n_tokens` quantized activation rows `acts`
 /// (each [`activation_row_bytes`] long), into `out[t * rows.len() + (r - rows.start)]`.
