@@ -318,8 +318,8 @@ impl Pool {
 /// 64 units within one process (2026-12-06), 32 took 0.991-1.002x the time on Gemma 3 (median
 /// 0.994x, 6 runs) and 0.974-0.998x on SmolLM2 (4 runs); 16 about the same (0.985-1.006x, 5
 /// runs), 8 mixed (0.96-1.01x); on 2026-12-07 (Gemma 3, tg128 at t=2, medians of 5 alternating
-/// `emberlm bench` runs) 8 units 7 % slower than 32, and a smaller minimum for small products only (total / 16 units,
-/// 4 to 32) 2.5 % slower.
+/// `emberlm bench` runs) 8 units 7 % slower than 32, and a smaller minimum for small products
+/// only (total / 16 units, 4 to 32) 2.5 % slower.
 #[cfg(feature = "std")]
 const MIN_PART: usize = 32;
 

@@ -291,8 +291,8 @@ fn tied_output_and_rope_factor_paths() {
 /// The real models (when present; SKIPPED otherwise, a failure with EMBERLM_REQUIRE_MODELS=1)
 /// decode with the same bits on 1 and 2 threads: each thread's two streams of weight rows in the
 /// decoding tiles, the gated activation of one token in the threads' parts of gate and up (runs
-/// of whole 8-row tiles; SmolLM2's SiLU, Gemma 3's GELU table), Gemma's sliding-window layers. Every logit of a 12-token prefill
-/// and of 20 decoded tokens is compared.
+/// of whole 8-row tiles; SmolLM2's SiLU, Gemma 3's GELU table), Gemma's sliding-window layers.
+/// Every logit of a 12-token prefill and of 20 decoded tokens is compared.
 #[test]
 fn real_models_decode_the_same_bits_on_two_threads() {
     for name in ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"] {
