@@ -1,4 +1,4 @@
-//! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs, at the shapes of
+//! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs (or `EMBERLM_TIER`'s), at the shapes of
 //! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory
 //! (the 33 MB set is about the size of this machine's L3, so partly cached), in GB/s of weights
 //! read; Gemma's output projection also on 2 threads) and a batch of 64 tokens (in
@@ -104,8 +104,8 @@ where
     println!("{name} decode {rows}x{cols}, 2 threads: {:.2} GB/s", bytes / best / 1e9);
 }
 
-fn main() {
-    let k = Kernels::best();
+fn main() -> Result<(), String> {
+    let k = Kernels::from_env().map_err(|e| e.to_string())?;
     println!("tier {}", k.tier);
     decode::<Q4_1>("q4_1", k, 576, 576, 1);
     decode::<Q4_1>("q4_1", k, 1536, 576, 60);
@@ -123,4 +123,5 @@ fn main() {
     batch::<Q4_1>("q4_1", k, 1536, 576, 64);
     batch::<Q5_0>("q5_0", k, 2048, 640, 64);
     batch::<Q8_0>("q8_0", k, 576, 576, 64);
+    Ok(())
 }

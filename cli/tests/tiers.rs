@@ -22,6 +22,13 @@ fn simd_tiers() -> Vec<&'static str> {
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
     {
         tiers.push("avx2");
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512vnni")
+        {
+            tiers.push("avx512vnni");
+        }
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -30,7 +37,7 @@ fn simd_tiers() -> Vec<&'static str> {
             tiers.push("dotprod");
         }
     }
-    for t in ["avx2", "neon", "dotprod"] {
+    for t in ["avx2", "avx512vnni", "neon", "dotprod"] {
         if !tiers.contains(&t) {
             eprintln!("SKIPPED: tier {t} not supported on this CPU (SmolLM2 tier equality)");
         }

@@ -73,7 +73,21 @@ fn operands<F: Format>(
     n_w: usize,
     n_a: usize,
 ) -> (Vec<F::Block>, Vec<ActBlock<F>>) {
-    if rng.below(2) == 0 {
+    let random = rng.below(2) == 0;
+    operands_of::<F>(rng, random, w_scales, a_scales, n_w, n_a)
+}
+
+/// [`operands`] of the kind asked for: random blocks (activations with -128, almost surely, in
+/// long rows) or quantized ones (no -128: what a model's activations are).
+fn operands_of<F: Format>(
+    rng: &mut Rng,
+    random: bool,
+    w_scales: usize,
+    a_scales: usize,
+    n_w: usize,
+    n_a: usize,
+) -> (Vec<F::Block>, Vec<ActBlock<F>>) {
+    if random {
         let w = (0..n_w).map(|_| random_block::<F::Block>(rng, w_scales)).collect();
         let a = (0..n_a).map(|_| random_block::<ActBlock<F>>(rng, a_scales)).collect();
         (w, a)
@@ -137,8 +151,10 @@ fn gemm_batches_same_bits<F: Format + Dispatch>(tier: Tier) {
     let (ws, as_) = scales::<F>();
     let mut rng = Rng::new(0xba7c ^ u64::from(F::TYPE.id()) << 8 | tier as u64);
     for (rb, n_rows, n_tok) in [(128, 3, 21), (129, 2, 5), (18, 5, 130), (1, 2, 2051), (2, 4, 1030)] {
-        let (w, a) = operands::<F>(&mut rng, ws, as_, n_rows * rb, n_tok * rb);
-        gemm_is_spec::<F>(gemm, &w, &a, rb, n_rows + 1, tier);
+        for random in [true, false] {
+            let (w, a) = operands_of::<F>(&mut rng, random, ws, as_, n_rows * rb, n_tok * rb);
+            gemm_is_spec::<F>(gemm, &w, &a, rb, n_rows + 1, tier);
+        }
     }
 }
 
@@ -174,17 +190,23 @@ macro_rules! exact_tests {
             #[test]
             fn dot_avx2() { dot_same_bits::<$F>(Tier::Avx2) }
             #[test]
+            fn dot_avx512vnni() { dot_same_bits::<$F>(Tier::Avx512Vnni) }
+            #[test]
             fn dot_neon() { dot_same_bits::<$F>(Tier::Neon) }
             #[test]
             fn dot_dotprod() { dot_same_bits::<$F>(Tier::Dotprod) }
             #[test]
             fn gemm_avx2() { gemm_same_bits::<$F>(Tier::Avx2) }
             #[test]
+            fn gemm_avx512vnni() { gemm_same_bits::<$F>(Tier::Avx512Vnni) }
+            #[test]
             fn gemm_neon() { gemm_same_bits::<$F>(Tier::Neon) }
             #[test]
             fn gemm_dotprod() { gemm_same_bits::<$F>(Tier::Dotprod) }
             #[test]
             fn gemm_batches_avx2() { gemm_batches_same_bits::<$F>(Tier::Avx2) }
+            #[test]
+            fn gemm_batches_avx512vnni() { gemm_batches_same_bits::<$F>(Tier::Avx512Vnni) }
             #[test]
             fn gemm_batches_neon() { gemm_batches_same_bits::<$F>(Tier::Neon) }
             #[test]

@@ -71,6 +71,7 @@ fn tier_names_parse() {
         assert_eq!(tier.to_string(), tier.name());
     }
     assert_eq!(Tier::from_name("avx2"), Some(Tier::Avx2));
+    assert_eq!(Tier::from_name("AVX512VNNI"), Some(Tier::Avx512Vnni));
     assert_eq!(Tier::from_name("DotProd"), Some(Tier::Dotprod));
     for bad in ["", "avx", "avx512", "sse", "neon2", "scalar,avx2"] {
         assert_eq!(Tier::from_name(bad), None, "{bad:?}");
@@ -95,19 +96,24 @@ fn for_tier_returns_its_own_table() {
 
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn best_is_avx2_on_an_avx2_host() {
-    let host = std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-        && std::arch::is_x86_feature_detected!("f16c");
-    if host {
-        // Fails (rather than skipping) if the build cannot see the host's features, e.g. when
-        // emberlm-quant is built without `std` (then tiers are chosen at compile time).
-        assert_eq!(Kernels::best().tier, Tier::Avx2, "this CPU has AVX2+FMA+F16C");
-        assert!(Tier::Avx2.is_supported());
+fn best_is_the_widest_x86_tier_the_host_has() {
+    use std::arch::is_x86_feature_detected as has;
+    let avx2 = has!("avx2") && has!("fma") && has!("f16c");
+    let vnni = avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni");
+    // Fails (rather than skipping) if the build cannot see the host's features, e.g. when
+    // emberlm-quant is built without `std` (then tiers are chosen at compile time).
+    let want = if vnni {
+        Tier::Avx512Vnni
+    } else if avx2 {
+        let _ = writeln!(std::io::stderr(), "SKIPPED: tier avx512vnni not supported on this CPU (best)");
+        Tier::Avx2
     } else {
-        assert_eq!(Kernels::best().tier, Tier::Scalar);
         let _ = writeln!(std::io::stderr(), "SKIPPED: tier avx2 not supported on this CPU (best)");
-    }
+        Tier::Scalar
+    };
+    assert_eq!(Kernels::best().tier, want);
+    assert_eq!(Tier::Avx2.is_supported(), avx2);
+    assert_eq!(Tier::Avx512Vnni.is_supported(), vnni);
 }
 
 // ---------------------------------------------------------------------------------------------

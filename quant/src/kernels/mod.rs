@@ -2,12 +2,12 @@
 //!
 //! A [`Kernels`] table holds, for every weight format, the dot product against its activation
 //! format, and the activation quantizers. [`Kernels::SCALAR`] is the spec itself (the `formats`
-//! files). SIMD tiers live in `x86_64/avx2/` and `aarch64/{neon,dotprod}/`, one file per
+//! files). SIMD tiers live in `x86_64/{avx2,avx512vnni}/` and `aarch64/{neon,dotprod}/`, one file per
 //! (ISA, format); each unsafe kernel has a crate-private safe wrapper that checks lengths once and
 //! is only reachable through a table that [`Kernels::for_tier`] hands out after checking that the
 //! CPU has the features the tier needs (at run time with `std`, by `cfg(target_feature)` without).
 //!
-//! Which table a process uses: [`Kernels::best`]; with `std`, `EMBERLM_TIER=scalar|avx2|neon|dotprod`
+//! Which table a process uses: [`Kernels::best`]; with `std`, `EMBERLM_TIER=scalar|avx2|avx512vnni|neon|dotprod`
 //! forces a tier (for tests and benches) and [`Kernels::from_env`] reports a clear error when the
 //! CPU cannot run the one asked for.
 
@@ -32,6 +32,9 @@ pub enum Tier {
     Scalar,
     /// x86_64 with AVX2, FMA and F16C.
     Avx2,
+    /// [`Tier::Avx2`] plus AVX-512 F, BW, VL and VNNI (Cascade Lake, Zen 4): the same bits,
+    /// `vpdpbusd` in the `Q5_0` decoding product and the `Q4_0`/`Q5_0`/`Q8_0` batch products.
+    Avx512Vnni,
     /// aarch64 Advanced SIMD (NEON), without the dot-product extension (Cortex-A72, Raspberry Pi 4).
     Neon,
     /// aarch64 NEON with FEAT_DotProd (`sdot`/`udot`; Cortex-A76, Raspberry Pi 5).
@@ -40,13 +43,14 @@ pub enum Tier {
 
 impl Tier {
     /// Every tier, scalar first.
-    pub const ALL: [Tier; 4] = [Tier::Scalar, Tier::Avx2, Tier::Neon, Tier::Dotprod];
+    pub const ALL: [Tier; 5] = [Tier::Scalar, Tier::Avx2, Tier::Avx512Vnni, Tier::Neon, Tier::Dotprod];
 
     /// The tier's name as `EMBERLM_TIER` spells it.
     pub const fn name(self) -> &'static str {
         match self {
             Tier::Scalar => "scalar",
             Tier::Avx2 => "avx2",
+            Tier::Avx512Vnni => "avx512vnni",
             Tier::Neon => "neon",
             Tier::Dotprod => "dotprod",
         }
@@ -62,6 +66,7 @@ impl Tier {
         match self {
             Tier::Scalar => true,
             Tier::Avx2 => detect::avx2(),
+            Tier::Avx512Vnni => detect::avx2() && detect::avx512vnni(),
             Tier::Neon => detect::neon(),
             Tier::Dotprod => detect::dotprod(),
         }
@@ -200,6 +205,8 @@ impl Kernels {
             Tier::Scalar => Some(&Self::SCALAR),
             #[cfg(target_arch = "x86_64")]
             Tier::Avx2 => Some(&x86_64::avx2::AVX2),
+            #[cfg(target_arch = "x86_64")]
+            Tier::Avx512Vnni => Some(&x86_64::avx512vnni::AVX512VNNI),
             #[cfg(target_arch = "aarch64")]
             Tier::Neon => Some(&aarch64::neon::NEON),
             #[cfg(target_arch = "aarch64")]
@@ -210,7 +217,10 @@ impl Kernels {
 
     /// The fastest table this CPU can run.
     pub fn best() -> &'static Kernels {
-        [Tier::Dotprod, Tier::Neon, Tier::Avx2].into_iter().find_map(Self::for_tier).unwrap_or(&Self::SCALAR)
+        [Tier::Dotprod, Tier::Neon, Tier::Avx512Vnni, Tier::Avx2]
+            .into_iter()
+            .find_map(Self::for_tier)
+            .unwrap_or(&Self::SCALAR)
     }
 
     /// The table for `EMBERLM_TIER` if set, else [`Kernels::best`]. An unknown name, or a tier
@@ -230,7 +240,7 @@ impl Kernels {
 /// Why `EMBERLM_TIER` could not be honoured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TierError {
-    /// Not one of `scalar`, `avx2`, `neon`, `dotprod`.
+    /// Not one of `scalar`, `avx2`, `avx512vnni`, `neon`, `dotprod`.
     Unknown,
     /// A tier this build or CPU cannot run.
     Unsupported(Tier),
@@ -239,7 +249,9 @@ pub enum TierError {
 impl core::fmt::Display for TierError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            TierError::Unknown => f.write_str("EMBERLM_TIER must be one of scalar, avx2, neon, dotprod"),
+            TierError::Unknown => {
+                f.write_str("EMBERLM_TIER must be one of scalar, avx2, avx512vnni, neon, dotprod")
+            }
             TierError::Unsupported(t) => {
                 write!(f, "EMBERLM_TIER={t}: this CPU (or build) cannot run the {t} kernels")
             }
@@ -367,6 +379,27 @@ mod detect {
     }
     #[cfg(not(target_arch = "x86_64"))]
     pub fn avx2() -> bool {
+        false
+    }
+
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    pub fn avx512vnni() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+    pub fn avx512vnni() -> bool {
+        cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512bw",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn avx512vnni() -> bool {
         false
     }
 

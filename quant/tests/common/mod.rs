@@ -48,13 +48,17 @@ pub fn assert_same_bits(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
-/// One `#[test]` per SIMD tier (`avx2`, `neon`, `dotprod`) running `$run(tier)`.
+/// One `#[test]` per SIMD tier (`avx2`, `avx512vnni`, `neon`, `dotprod`) running `$run(tier)`.
 #[allow(unused_macros)]
 macro_rules! tier_tests {
     ($run:expr) => {
         #[test]
         fn avx2() {
             ($run)(Tier::Avx2)
+        }
+        #[test]
+        fn avx512vnni() {
+            ($run)(Tier::Avx512Vnni)
         }
         #[test]
         fn neon() {

@@ -48,15 +48,16 @@ impl JsonOpts {
         };
         let (item_sep, key_sep) = if indent.is_some() { (",", ": ") } else { (", ", ": ") };
         let (mut item_sep, mut key_sep) = (String::from(item_sep), String::from(key_sep));
-        if let Some(seps) = arg(2, "separators")? {
-            if !seps.is_none() && !seps.is_undefined() {
-                let parts: Vec<Value> = seps.try_iter()?.collect();
-                if parts.len() != 2 {
-                    return Err(Error::new(ErrorKind::InvalidOperation, "tojson: separators must be a pair"));
-                }
-                item_sep = parts[0].as_str().unwrap_or(",").into();
-                key_sep = parts[1].as_str().unwrap_or(":").into();
+        if let Some(seps) = arg(2, "separators")?
+            && !seps.is_none()
+            && !seps.is_undefined()
+        {
+            let parts: Vec<Value> = seps.try_iter()?.collect();
+            if parts.len() != 2 {
+                return Err(Error::new(ErrorKind::InvalidOperation, "tojson: separators must be a pair"));
             }
+            item_sep = parts[0].as_str().unwrap_or(",").into();
+            key_sep = parts[1].as_str().unwrap_or(":").into();
         }
         let sort_keys = arg(3, "sort_keys")?.is_some_and(|v| v.is_true());
         kwargs.assert_all_used()?;

@@ -346,19 +346,17 @@ impl ChatTemplate {
         add_generation_prompt: bool,
     ) -> Result<String, ChatError> {
         let mut s = self.render(messages, add_generation_prompt)?;
-        if self.add_bos {
-            if let Some(b) = self.bos_token.as_deref().filter(|b| !b.is_empty()) {
-                if s.starts_with(b) {
-                    s.drain(..b.len());
-                }
-            }
+        if self.add_bos
+            && let Some(b) = self.bos_token.as_deref().filter(|b| !b.is_empty())
+            && s.starts_with(b)
+        {
+            s.drain(..b.len());
         }
-        if self.add_eos {
-            if let Some(e) = self.eos_token.as_deref().filter(|e| !e.is_empty()) {
-                if s.ends_with(e) {
-                    s.truncate(s.len() - e.len());
-                }
-            }
+        if self.add_eos
+            && let Some(e) = self.eos_token.as_deref().filter(|e| !e.is_empty())
+            && s.ends_with(e)
+        {
+            s.truncate(s.len() - e.len());
         }
         Ok(s)
     }

@@ -85,14 +85,13 @@ impl Sampler for Penalties {
         if self.last_n == 0 {
             return;
         }
-        if self.window.len() >= self.last_n {
-            if let Some(old) = self.window.pop_front() {
-                if let Ok(i) = self.counts.binary_search_by_key(&old, |e| e.0) {
-                    self.counts[i].1 -= 1;
-                    if self.counts[i].1 == 0 {
-                        self.counts.remove(i);
-                    }
-                }
+        if self.window.len() >= self.last_n
+            && let Some(old) = self.window.pop_front()
+            && let Ok(i) = self.counts.binary_search_by_key(&old, |e| e.0)
+        {
+            self.counts[i].1 -= 1;
+            if self.counts[i].1 == 0 {
+                self.counts.remove(i);
             }
         }
         self.window.push_back(token);

@@ -93,10 +93,10 @@ pub fn run_c_text(tok: &Tokenizer, tokens: &[u32]) -> Vec<u8> {
         if prev == 1 && piece.first() == Some(&b' ') {
             piece.remove(0);
         }
-        if let Some(hex) = piece.strip_prefix(b"<0x").and_then(|r| r.strip_suffix(b">")) {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16) {
-                piece = vec![b];
-            }
+        if let Some(hex) = piece.strip_prefix(b"<0x").and_then(|r| r.strip_suffix(b">"))
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(hex).unwrap_or("zz"), 16)
+        {
+            piece = vec![b];
         }
         let printable = |b: u8| b.is_ascii_graphic() || b == b' ' || (b'\t'..=b'\r').contains(&b);
         if piece.len() != 1 || printable(piece[0]) {

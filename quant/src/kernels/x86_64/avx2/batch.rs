@@ -27,16 +27,16 @@ use super::gemm::Legacy;
 use crate::formats::q8_0::BlockQ8_0;
 
 /// Weight rows per tile.
-pub(super) const ROWS: usize = 2;
+pub(in crate::kernels::x86_64) const ROWS: usize = 2;
 /// Activation rows (tokens) per tile.
-pub(super) const TOKS: usize = 4;
+pub(in crate::kernels::x86_64) const TOKS: usize = 4;
 /// The longest row (in blocks) the scratch holds: 4096 values.
-const MAX_RB: usize = 128;
-/// Scratch bytes per block: `x0`, `|x0|`, `x1`, `|x1|` (32 bytes each), `d0`, `d1` (f32), padding
-/// to a multiple of 32.
-const SCR_BLOCK: usize = 160;
+pub(in crate::kernels::x86_64) const MAX_RB: usize = 128;
+/// Scratch bytes per block: `x0`, `|x0|`, `x1`, `|x1|` (32 bytes each; the VNNI tile has other
+/// vectors than `|x|`, [`Kind::second`]), `d0`, `d1` (f32), padding to a multiple of 32.
+pub(in crate::kernels::x86_64) const SCR_BLOCK: usize = 160;
 /// Scale products per block of a token tile: `[da0, da0, da1, da1, da2, da2, da3, da3]`.
-const DA_BLOCK: usize = 2 * TOKS;
+pub(in crate::kernels::x86_64) const DA_BLOCK: usize = 2 * TOKS;
 /// The activation scales converted at once (a chunk of token tiles): 16 KiB.
 const DA_LEN: usize = 4096;
 
@@ -49,7 +49,24 @@ struct Scratch([u8; MAX_RB * SCR_BLOCK]);
 struct Scales([f32; DA_LEN]);
 
 /// The tile's 8 accumulators: `acc[2 t + r]` for token `t`, row `r`.
-type Acc = [__m256; ROWS * TOKS];
+pub(in crate::kernels::x86_64) type Acc = [__m256; ROWS * TOKS];
+
+/// A tile's block loop and what it wants in the scratch beside each row's expanded block `x`.
+pub(in crate::kernels::x86_64) struct Kind {
+    /// The block loop of one tile, as [`tile`]: `(scr, da, y, rs, rb)`.
+    pub tile: unsafe fn(&[u8], &[f32], *const u8, usize, usize) -> Acc,
+    /// The vector stored after each row's `x` (here `|x|`).
+    pub second: unsafe fn(__m256i) -> __m256i,
+}
+
+/// This file's tile: the sign trick on `x` and `|x|`.
+const SIGN_TRICK: Kind = Kind { tile, second: abs };
+
+/// `|x|` per byte (`-128` stays `0x80`, read as 128 by `maddubs`).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn abs(x: __m256i) -> __m256i {
+    _mm256_abs_epi8(x)
+}
 
 /// One product of the tile: token `$t`'s activations in `ymm10`, row `$r`.
 #[rustfmt::skip]
@@ -142,12 +159,19 @@ fn scale<B: bytemuck::Pod>(b: &B) -> f32 {
 }
 
 /// Expand rows `w0` and `w1` (`rb` blocks each) into `scr`.
+///
+/// # Safety
+/// The CPU must support the features of `kind.second`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn expand_rows<L: Legacy>(ops: &L, w0: &[L::X], w1: &[L::X], scr: &mut [u8]) {
+unsafe fn expand_rows<L: Legacy>(kind: &Kind, ops: &L, w0: &[L::X], w1: &[L::X], scr: &mut [u8]) {
     for ((x0, x1), s) in w0.iter().zip(w1).zip(scr.chunks_exact_mut(SCR_BLOCK)) {
         let (q0, q1) = (ops.expand(x0), ops.expand(x1));
-        for (i, q) in [q0, _mm256_abs_epi8(q0), q1, _mm256_abs_epi8(q1)].into_iter().enumerate() {
+        // SAFETY: the caller's CPU has `kind`'s features.
+        let s0 = unsafe { (kind.second)(q0) };
+        // SAFETY: as above.
+        let s1 = unsafe { (kind.second)(q1) };
+        for (i, q) in [q0, s0, q1, s1].into_iter().enumerate() {
             super::util::store_si256(&mut s[32 * i..32 * i + 32], q);
         }
         s[128..132].copy_from_slice(&scale(x0).to_le_bytes());
@@ -161,6 +185,24 @@ fn expand_rows<L: Legacy>(ops: &L, w0: &[L::X], w1: &[L::X], scr: &mut [u8]) {
 /// long for the scratch (the caller then computes everything).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) fn gemm<L: Legacy<Y = BlockQ8_0>>(
+    ops: &L,
+    w: &[L::X],
+    a: &[BlockQ8_0],
+    rb: usize,
+    out: &mut [f32],
+    stride: usize,
+) -> (usize, usize) {
+    // SAFETY: this tile needs AVX2, FMA and F16C, as this function.
+    unsafe { gemm_with(&SIGN_TRICK, ops, w, a, rb, out, stride) }
+}
+
+/// [`gemm`] with the tile of `kind` (the VNNI tier's, `avx512vnni/batch.rs`).
+///
+/// # Safety
+/// The CPU must support the features of `kind`'s functions.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
+    kind: &Kind,
     ops: &L,
     w: &[L::X],
     a: &[BlockQ8_0],
@@ -195,14 +237,15 @@ pub(super) fn gemm<L: Legacy<Y = BlockQ8_0>>(
             }
         }
         for r0 in (0..full_rows).step_by(ROWS) {
-            expand_rows(ops, &w[r0 * rb..(r0 + 1) * rb], &w[(r0 + 1) * rb..(r0 + 2) * rb], scr);
+            let (w0, w1) = (&w[r0 * rb..(r0 + 1) * rb], &w[(r0 + 1) * rb..(r0 + 2) * rb]);
+            // SAFETY: the caller's CPU has `kind`'s features.
+            unsafe { expand_rows(kind, ops, w0, w1, scr) };
             for (i, da) in da.chunks_exact(rb * DA_BLOCK).enumerate() {
                 let t0 = (tile0 + i) * TOKS;
                 let y = &a[t0 * rb..(t0 + TOKS) * rb];
-                // SAFETY: the caller runs this tier only after detecting AVX2, FMA and F16C;
-                // `y` holds the tile's 4 activation rows (checked by the index), `scr` and `da`
-                // `rb >= 1` blocks each.
-                let acc = unsafe { tile(scr, da, y.as_ptr().cast(), rs, rb) };
+                // SAFETY: the caller's CPU has `kind`'s features; `y` holds the tile's 4
+                // activation rows (checked by the index), `scr` and `da` `rb >= 1` blocks each.
+                let acc = unsafe { (kind.tile)(scr, da, y.as_ptr().cast(), rs, rb) };
                 for t in 0..TOKS {
                     let o = &mut out[(t0 + t) * stride + r0..][..ROWS];
                     for (r, o) in o.iter_mut().enumerate() {

@@ -20,7 +20,6 @@
 //! the integer lanes: the same integers (see [`q5_0_row_unsigned`]). tests/kernel_exact.rs checks
 //! the bits (random activations with and without -128).
 
-use core::arch::asm;
 use core::arch::x86_64::*;
 
 use super::util::hsum_ps;
@@ -30,9 +29,9 @@ use crate::formats::q8_0::BlockQ8_0;
 use crate::formats::q8_1::BlockQ8_1;
 
 /// Rows per tile.
-pub(super) const ROWS: usize = 8;
+pub(in crate::kernels::x86_64) const ROWS: usize = 8;
 /// Rows per tile from each of the two regions.
-const HALF: usize = ROWS / 2;
+pub(in crate::kernels::x86_64) const HALF: usize = ROWS / 2;
 /// How many rows past a tile's first row in each region the prefetches of its blocks start:
 /// they cover a little more than a tile (the format's lines per block, `prefetch:` below), so
 /// the first of them find lines the previous tile asked for and the rest ask for the next
@@ -154,11 +153,12 @@ macro_rules! heads4 {
 }
 
 /// What a tile leaves: the 8 accumulators and (`Q4_1`) the two `summs` groups.
-type Acc = ([__m256; ROWS], [__m256; 2]);
+pub(in crate::kernels::x86_64) type Acc = ([__m256; ROWS], [__m256; 2]);
 
 /// A tile: its two groups of rows, the activation, blocks per row, the groups' prefetch
 /// pointers and their step per block.
-type Tile<X, Y> = unsafe fn([&[X]; 2], &[Y], usize, [*const u8; 2], usize) -> Acc;
+pub(in crate::kernels::x86_64) type Tile<X, Y> =
+    unsafe fn([&[X]; 2], &[Y], usize, [*const u8; 2], usize) -> Acc;
 
 /// The tile's outputs: `hsum_float_8(acc) (+ summs)`, as [`super::gemm`]'s tile ends.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -185,15 +185,15 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
 /// `regs` (`ymm8..12`: the format's constants, `Q4_1`'s `summs`) pass to the loop, and
 /// `summs_out` is what the tile returns as `summs`.
 macro_rules! tile {
-    ($(#[$doc:meta])* $name:ident($w:ty, $a:ty), row: $row:ident, y: $y:literal, block: [$($bl:literal),*],
+    ($(#[$doc:meta])* $name:ident($w:ty, $a:ty), features: $feat:literal, row: $row:ident, y: $y:literal, block: [$($bl:literal),*],
      summs: [$s0:literal, $s1:literal], prefetch: [$($pf:literal),*],
      let $vars:pat = $init:expr; named: [$($named:tt)*], regs: [$($regs:tt)*], summs_out: $out:expr) => {
         $(#[$doc])*
         ///
         /// # Safety
-        /// The CPU must support AVX2, FMA and F16C; `w[0]` and `w[1]` hold 4 rows of `rb >= 1`
-        /// blocks each, `a` `rb` blocks.
-        #[target_feature(enable = "avx2,fma,f16c")]
+        /// The CPU must support the tile's features (AVX2, FMA and F16C here); `w[0]` and
+        /// `w[1]` hold 4 rows of `rb >= 1` blocks each, `a` `rb` blocks.
+        #[target_feature(enable = $feat)]
         unsafe fn $name(w: [&[$w]; 2], a: &[$a], rb: usize, pf: [*const u8; 2], pf_step: usize) -> Acc {
             debug_assert!(rb >= 1 && w[0].len() == HALF * rb && w[1].len() == HALF * rb && a.len() == rb);
             let mut acc = [_mm256_setzero_ps(); ROWS];
@@ -205,7 +205,7 @@ macro_rules! tile {
             // a head read is the block's first 4 bytes) and of `a` (and the format's constants),
             // writes only `scr`, and prefetches (which cannot fault); registers as declared.
             unsafe {
-                asm!(
+                core::arch::asm!(
                     "2:",
                     $(concat!("prefetcht0 byte ptr [{pf} + ", $pf, "]"),)*
                     $(concat!("prefetcht0 byte ptr [{pf4} + ", $pf, "]"),)*
@@ -264,9 +264,12 @@ macro_rules! tile {
     };
 }
 
+// the VNNI tier's tiles are this loop with other rows (`avx512vnni/decode.rs`)
+pub(in crate::kernels::x86_64) use {heads4, tile};
+
 tile! {
     /// One `Q4_1` tile (`ymm10` the nibble shift, `ymm11` the nibble mask).
-    tile_q4_1(BlockQ4_1, BlockQ8_1), row: q4_1_row, y: "4", block: [],
+    tile_q4_1(BlockQ4_1, BlockQ8_1), features: "avx2,fma,f16c", row: q4_1_row, y: "4", block: [],
     summs: ["vfmadd231ps ymm8, ymm14, ymm13", "vfmadd231ps ymm9, ymm14, ymm13"],
     prefetch: ["0", "64"],
     let (mut summs, shift, mask, ones) =
@@ -278,7 +281,7 @@ tile! {
 
 tile! {
     /// One `Q8_0` tile (`ymm11` scratch).
-    tile_q8_0(BlockQ8_0, BlockQ8_0), row: q8_0_row, y: "2", block: [],
+    tile_q8_0(BlockQ8_0, BlockQ8_0), features: "avx2,fma,f16c", row: q8_0_row, y: "2", block: [],
     summs: ["", ""],
     prefetch: ["0", "64", "128"],
     let ones = _mm256_set1_epi16(1);
@@ -297,7 +300,7 @@ const Q5_CONSTS: Q5Consts =
 
 tile! {
     /// One `Q5_0` tile (the constants of [`q5_0_row`] in `ymm8..12` and [`Q5_CONSTS`]).
-    tile_q5_0(BlockQ5_0, BlockQ8_0), row: q5_0_row, y: "2", block: [],
+    tile_q5_0(BlockQ5_0, BlockQ8_0), features: "avx2,fma,f16c", row: q5_0_row, y: "2", block: [],
     summs: ["", ""],
     prefetch: ["0", "64"],
     let (other, all, high, shift, low) = (
@@ -315,7 +318,7 @@ tile! {
 tile! {
     /// One `Q5_0` tile of [`q5_0_row_unsigned`], for an activation without -128 (`ymm12` per
     /// block: `16 * Σ y` of each lane's 4 activation values, `maddubs(0x10, y)` summed by pairs).
-    tile_q5_0_unsigned(BlockQ5_0, BlockQ8_0), row: q5_0_row_unsigned, y: "2",
+    tile_q5_0_unsigned(BlockQ5_0, BlockQ8_0), features: "avx2,fma,f16c", row: q5_0_row_unsigned, y: "2",
     block: ["vpmaddubsw ymm12, ymm10, ymm13", "vpmaddwd ymm12, ymm12, ymm9"],
     summs: ["", ""],
     prefetch: ["0", "64"],
@@ -341,7 +344,7 @@ tile! {
 /// Which rows share a tile does not change any row's arithmetic.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn tiles<X: bytemuck::Pod, Y>(
+pub(in crate::kernels::x86_64) fn tiles<X: bytemuck::Pod, Y>(
     tile: Tile<X, Y>,
     min: bool,
     w: &[X],

@@ -41,7 +41,7 @@ pub(super) struct Ops<X, Y, E, Ld, I> {
 }
 
 /// [`Ops`] with its closure types hidden.
-pub(super) trait Legacy {
+pub(in crate::kernels::x86_64) trait Legacy {
     type X: bytemuck::Pod;
     type Y: bytemuck::Pod;
     fn min(&self) -> bool;
@@ -273,7 +273,7 @@ pub(super) fn gemm<L: Legacy>(ops: &L, w: &[L::X], a: &[L::Y], rb: usize, out: &
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn gemm_rest<L: Legacy>(
+pub(in crate::kernels::x86_64) fn gemm_rest<L: Legacy>(
     ops: &L,
     w: &[L::X],
     a: &[L::Y],

@@ -28,24 +28,24 @@
 //! - the quantizers are bit-identical to the spec for every input (`q8_0`/`q8_1`: llama.cpp's AVX2
 //!   activation quantizers).
 
-mod batch;
+pub(super) mod batch;
 mod bf16;
-mod decode;
+pub(super) mod decode;
 mod f16;
 mod f32;
-mod gemm;
+pub(super) mod gemm;
 mod gemm_k;
 mod lanes;
 mod q2_k;
 mod q3_k;
-mod q4_0;
+pub(super) mod q4_0;
 mod q4_1;
 mod q4_k;
-mod q5_0;
+pub(super) mod q5_0;
 mod q5_1;
 mod q5_k;
 mod q6_k;
-mod q8_0;
+pub(super) mod q8_0;
 mod q8_k;
 mod quantize;
 mod rope;

@@ -32,7 +32,7 @@ pub(crate) fn gemm(w: &[BlockQ4_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
 /// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ops() -> impl Legacy<X = BlockQ4_0, Y = BlockQ8_0> {
+pub(in crate::kernels::x86_64) fn ops() -> impl Legacy<X = BlockQ4_0, Y = BlockQ8_0> {
     Ops {
         min: false,
         expand: |x: &BlockQ4_0| _mm256_sub_epi8(nibbles_32(&x.qs), _mm256_set1_epi8(8)),

@@ -33,7 +33,7 @@ pub(crate) fn gemm(w: &[BlockQ5_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
 /// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ops() -> impl Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
+pub(in crate::kernels::x86_64) fn ops() -> impl Legacy<X = BlockQ5_0, Y = BlockQ8_0> {
     Ops {
         min: false,
         expand: |x: &BlockQ5_0| {

@@ -32,7 +32,7 @@ pub(crate) fn gemm(w: &[BlockQ8_0], a: &[BlockQ8_0], row_blocks: usize, out: &mu
 /// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ops() -> impl Legacy<X = BlockQ8_0, Y = BlockQ8_0> {
+pub(in crate::kernels::x86_64) fn ops() -> impl Legacy<X = BlockQ8_0, Y = BlockQ8_0> {
     Ops {
         min: false,
         expand: |x: &BlockQ8_0| load_i8(&x.qs, 0),
