@@ -41,7 +41,20 @@ pub fn format_tier(k: &Kernels, ty: QuantType) -> Option<Tier> {
         QuantType::Q6K => same(k.dot_q6_k as usize, s.dot_q6_k as usize),
         _ => return None,
     };
-    Some(if scalar { Tier::Scalar } else { k.tier })
+    if scalar {
+        return Some(Tier::Scalar);
+    }
+    // The AVX-512 VNNI table is the AVX2 one with a few multi-row products of its own.
+    if let Some(avx2) = Kernels::for_tier(Tier::Avx2).filter(|_| k.tier == Tier::Avx512Vnni) {
+        let (ours, theirs) = match ty {
+            QuantType::Q4_0 => (k.gemm_q4_0.map(|f| f as usize), avx2.gemm_q4_0.map(|f| f as usize)),
+            QuantType::Q5_0 => (k.gemm_q5_0.map(|f| f as usize), avx2.gemm_q5_0.map(|f| f as usize)),
+            QuantType::Q8_0 => (k.gemm_q8_0.map(|f| f as usize), avx2.gemm_q8_0.map(|f| f as usize)),
+            _ => (None, None),
+        };
+        return Some(if ours != theirs { Tier::Avx512Vnni } else { Tier::Avx2 });
+    }
+    Some(k.tier)
 }
 
 /// The kernels the runtime will use (`EMBERLM_TIER`, else the best this CPU runs), and how they
@@ -141,6 +154,20 @@ mod tests {
             assert_eq!(format_tier(&Kernels::SCALAR, ty), Some(Tier::Scalar), "{ty:?}");
         }
         assert_eq!(format_tier(&Kernels::SCALAR, QuantType::Q8K), None);
+    }
+
+    #[test]
+    fn the_vnni_table_names_avx2_where_it_runs_the_avx2_kernels() {
+        let Some(k) = Kernels::for_tier(Tier::Avx512Vnni) else {
+            eprintln!("SKIPPED: tier avx512vnni not supported on this CPU (format tiers)");
+            return;
+        };
+        for ty in [QuantType::Q4_0, QuantType::Q5_0, QuantType::Q8_0] {
+            assert_eq!(format_tier(k, ty), Some(Tier::Avx512Vnni), "{ty:?}");
+        }
+        for ty in [QuantType::Q4_1, QuantType::Q4K, QuantType::Q6K, QuantType::F16] {
+            assert_eq!(format_tier(k, ty), Some(Tier::Avx2), "{ty:?}");
+        }
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! is only reachable through a table that [`Kernels::for_tier`] hands out after checking that the
 //! CPU has the features the tier needs (at run time with `std`, by `cfg(target_feature)` without).
 //!
-//! Which table a process uses: [`Kernels::best`]; with `std`, `EMBERLM_TIER=scalar|avx2|avx512vnni|neon|dotprod`
-//! forces a tier (for tests and benches) and [`Kernels::from_env`] reports a clear error when the
-//! CPU cannot run the one asked for.
+//! Which table a process uses: [`Kernels::best`]; with `std`,
+//! `EMBERLM_TIER=scalar|avx2|avx512vnni|neon|dotprod` forces a tier (for tests and benches) and
+//! [`Kernels::from_env`] reports a clear error when the CPU cannot run the one asked for.
 
 use crate::Format;
 use crate::formats::{

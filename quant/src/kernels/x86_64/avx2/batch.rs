@@ -40,7 +40,7 @@ pub(in crate::kernels::x86_64) const DA_BLOCK: usize = 2 * TOKS;
 /// The activation scales converted at once (a chunk of token tiles): 16 KiB.
 const DA_LEN: usize = 4096;
 
-const _: () = assert!(size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(size_of::<BlockQ8_0>() == 34 && ROWS * TOKS == 8);
 
 #[repr(C, align(64))]
 struct Scratch([u8; MAX_RB * SCR_BLOCK]);
@@ -246,11 +246,9 @@ pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
                 // SAFETY: the caller's CPU has `kind`'s features; `y` holds the tile's 4
                 // activation rows (checked by the index), `scr` and `da` `rb >= 1` blocks each.
                 let acc = unsafe { (kind.tile)(scr, da, y.as_ptr().cast(), rs, rb) };
-                for t in 0..TOKS {
-                    let o = &mut out[(t0 + t) * stride + r0..][..ROWS];
-                    for (r, o) in o.iter_mut().enumerate() {
-                        *o = super::util::hsum_ps(acc[ROWS * t + r]);
-                    }
+                let sums = super::util::hsum_ps8(&acc);
+                for (t, s) in sums.chunks_exact(ROWS).enumerate() {
+                    out[(t0 + t) * stride + r0..][..ROWS].copy_from_slice(s);
                 }
             }
         }

@@ -22,7 +22,7 @@
 
 use core::arch::x86_64::*;
 
-use super::util::hsum_ps;
+use super::util::hsum_ps8;
 use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
@@ -168,10 +168,11 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
     let (lo, hi) = sm.split_at_mut(8);
     super::util::store_ps(lo, summs[0]);
     super::util::store_ps(hi, summs[1]);
-    let mut out = [0f32; ROWS];
-    for (i, o) in out.iter_mut().enumerate() {
-        let h = hsum_ps(acc[i]);
-        *o = if min { h + sm[2 * i + 1] } else { h };
+    let mut out = hsum_ps8(&acc);
+    if min {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o += sm[2 * i + 1];
+        }
     }
     out
 }
