@@ -11,8 +11,9 @@
 # llama-bench's -d: tokens already in the context, untimed; e.g. DEPTHS="0 4096"; PP=0 or TG=0
 # skips that test), ROUNDS=1 (the interleaved
 # sequence is repeated ROUNDS times; the table shows the median round of each cell),
-# LLAMA_CPP_BIN (a directory holding llama-bench and llama-completion; default: built by
-# scripts/build-llama-cpp.sh when absent), CARGO_TARGET_DIR (where emberlm is built).
+# LLAMA_CPP_BIN (a directory holding llama-bench and llama-completion; default: llama.cpp's
+# native build, the fastest on this CPU, made by `scripts/build-llama-cpp.sh native` when
+# absent), CARGO_TARGET_DIR (where emberlm is built).
 # Numbers are only as quiet as the machine: run it when nothing else is compiling.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ command -v jq >/dev/null || { echo "compare-llama-cpp: jq is needed (apt-get ins
 
 bin="${LLAMA_CPP_BIN:-}"
 if [ -z "$bin" ]; then
-  bin="$(scripts/build-llama-cpp.sh)"
+  bin="$(scripts/build-llama-cpp.sh native)"
 fi
 [ -x "$bin/llama-bench" ] || { echo "compare-llama-cpp: no llama-bench in $bin" >&2; exit 1; }
 

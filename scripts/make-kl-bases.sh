@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make llama.cpp's KL-divergence base files for the fidelity tests: llama-perplexity (pinned
-# llama.cpp, scripts/build-llama-cpp.sh) on SmolLM2-135M-Instruct Q4_1 over a 7 230-token text
+# llama.cpp, its x86-64 AVX2 build: scripts/build-llama-cpp.sh) on SmolLM2-135M-Instruct Q4_1 over a 7 230-token text
 # (llama.cpp's own docs/speculative.md from the same pinned source), at -c 512 and -c 256; and on
 # Gemma 3 270M Q4_K_M over docs/build.md (13 k tokens: at -c 2048 the scored positions 1024..2047
 # lie far past the 512-position sliding window) at -c 256 (24 chunks) and -c 2048 (3 chunks),
@@ -10,8 +10,8 @@
 # softmax over the whole row, then the V product), while llama.cpp's flash path accumulates the
 # values in f16 with an online softmax, a different arithmetic (SmolLM2 -c 256: KLD 0.0031
 # against a flash-attention base although our logits equal llama.cpp's non-flash ones bit for bit).
-# Each file has a `.args` stamp of the command that made it; a cached base made with other
-# arguments (an older version of this script) is made again.
+# Each file has a `.args` stamp of the command (and llama.cpp build) that made it; a cached base
+# made otherwise (an older version of this script) is made again.
 #
 #   scripts/make-kl-bases.sh [smollm2|gemma3|all]   (default smollm2, what CI's tests use)
 #
@@ -35,7 +35,7 @@ case "$which" in smollm2|gemma3|all) ;; *) echo "usage: $0 [smollm2|gemma3|all]"
 # logits and is left out of it).
 base() {
   local f="$1"; shift
-  local args="$* -fa off ($(basename "$(dirname "$(dirname "$src")")"))"
+  local args="$* -fa off ($(basename "$(dirname "$(dirname "$src")")"), $(basename "$(dirname "$bin")"))"
   if [ -s "$f" ] && [ "$(cat "$f.args" 2>/dev/null)" = "$args" ]; then return 0; fi
   echo "make-kl-bases: llama-perplexity $args" >&2
   "$bin/llama-perplexity" "$@" -t "$(nproc)" -fa off --kl-divergence-base "$f.part" > "$f.log" 2>&1 ||

@@ -61,15 +61,15 @@ pub fn cache_dir() -> PathBuf {
     }
 }
 
-/// The directory of the pinned llama.cpp's tools (scripts/build-llama-cpp.sh):
-/// `$EMBERLM_LLAMA_CPP_BIN`, default `<cache>/llama.cpp-build/bin`, if it holds every tool in
+/// The directory of the pinned llama.cpp's tools (its x86-64 AVX2 build, scripts/build-llama-cpp.sh):
+/// `$EMBERLM_LLAMA_CPP_BIN`, default `<cache>/llama.cpp-build-avx2/bin`, if it holds every tool in
 /// `tools`; else `None` after printing SKIPPED.
 ///
 /// # Panics
 /// If a tool is absent and `EMBERLM_REQUIRE_MODELS=1`.
 pub fn llama_cpp_bin(tools: &[&str]) -> Option<PathBuf> {
     let dir = std::env::var_os("EMBERLM_LLAMA_CPP_BIN")
-        .map_or_else(|| cache_dir().join("llama.cpp-build/bin"), PathBuf::from);
+        .map_or_else(|| cache_dir().join("llama.cpp-build-avx2/bin"), PathBuf::from);
     let Some(missing) = tools.iter().find(|t| !dir.join(t).is_file()) else { return Some(dir) };
     if std::env::var("EMBERLM_REQUIRE_MODELS").is_ok_and(|v| v == "1") {
         panic!("{} has no {missing} (run scripts/build-llama-cpp.sh)", dir.display());

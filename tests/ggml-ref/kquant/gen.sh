@@ -5,7 +5,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=${LLAMA_SRC:-$HOME/.cache/emberlm/llama.cpp-src/llama_cpp_python-0.3.36/vendor/llama.cpp}
-build=${LLAMA_BUILD:-$HOME/.cache/emberlm/llama.cpp-build}
+build=${LLAMA_BUILD:-$HOME/.cache/emberlm/llama.cpp-build-avx2}
 out=$(mktemp -d)
 cc -O2 -std=c11 -o "$out/kquant_ref" "$here/kquant_ref.c" -I"$src/ggml/include" \
     -L"$build/bin" -Wl,-rpath,"$build/bin" -lggml -lggml-base -lggml-cpu -lm

@@ -6,7 +6,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=${LLAMA_SRC:-$HOME/.cache/emberlm/llama.cpp-src/llama_cpp_python-0.3.36/vendor/llama.cpp}
-build=${LLAMA_BUILD:-$HOME/.cache/emberlm/llama.cpp-build}
+build=${LLAMA_BUILD:-$HOME/.cache/emberlm/llama.cpp-build-avx2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cc -O2 -std=c11 -Wall -Wextra -o "$tmp/gen" "$here/gen.c" -I"$src/ggml/include" \

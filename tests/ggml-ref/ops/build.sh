@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 src="${LLAMA_CPP_SRC:-$HOME/.cache/emberlm/llama.cpp-src/llama_cpp_python-0.3.36/vendor/llama.cpp}"
-bin="${LLAMA_CPP_BIN:-$HOME/.cache/emberlm/llama.cpp-build/bin}"
+bin="${LLAMA_CPP_BIN:-$HOME/.cache/emberlm/llama.cpp-build-avx2/bin}"
 out="${1:-runtime/tests/fixtures/ggml-ops}"
 mkdir -p "$out"
 exe="$(mktemp -d)/ggml-ops"
