@@ -195,6 +195,11 @@ fn avx2_matches_llama_cpp_x86() {
 }
 
 #[test]
+fn avx512vnni_matches_llama_cpp_x86() {
+    run(Tier::Avx512Vnni);
+}
+
+#[test]
 fn neon_matches_llama_cpp_x86() {
     run(Tier::Neon);
 }

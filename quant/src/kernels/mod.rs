@@ -33,7 +33,8 @@ pub enum Tier {
     /// x86_64 with AVX2, FMA and F16C.
     Avx2,
     /// [`Tier::Avx2`] plus AVX-512 F, BW, VL and VNNI (Cascade Lake, Zen 4): the same bits,
-    /// `vpdpbusd` in the `Q5_0` decoding product and the `Q4_0`/`Q5_0`/`Q8_0` batch products.
+    /// `vpdpbusd`/`vpdpwssd` in the `Q5_0` decoding product and the `Q4_0`/`Q5_0`/`Q8_0`/`q4_K`/
+    /// `q6_K` batch products.
     Avx512Vnni,
     /// aarch64 Advanced SIMD (NEON), without the dot-product extension (Cortex-A72, Raspberry Pi 4).
     Neon,

@@ -86,8 +86,28 @@ fn transpose_8x4(v: &[__m128i; 8]) -> [__m256i; 4] {
 /// # Safety
 /// AVX2, FMA and F16C; operands checked by [`check`].
 #[target_feature(enable = "avx2,fma,f16c")]
-#[allow(clippy::needless_range_loop)] // register arrays in lockstep
 unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let pair = |s_lo, p_lo, s_hi, p_hi| {
+        _mm256_add_epi32(_mm256_madd_epi16(s_lo, p_lo), _mm256_madd_epi16(s_hi, p_hi))
+    };
+    gemm_q4_k_gemm_with(w, a, rb, out, stride, &pair);
+}
+
+/// [`gemm_q4_k_gemm_avx2`] with `pair(s_lo, p_lo, s_hi, p_hi)` = `madd(s_lo, p_lo) + madd(s_hi,
+/// p_hi)` as given (the VNNI tier's ends in one `vpdpwssd`: the same integers).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::needless_range_loop)] // register arrays in lockstep
+pub(in crate::kernels::x86_64) fn gemm_q4_k_gemm_with<
+    P: Fn(__m256i, __m256i, __m256i, __m256i) -> __m256i,
+>(
+    w: &[BlockQ4K],
+    a: &[BlockQ8K],
+    rb: usize,
+    out: &mut [f32],
+    stride: usize,
+    pair: &P,
+) {
     let n_rows = w.len() / rb;
     let n_tok = a.len() / rb;
     let full = n_rows / 8 * 8;
@@ -133,13 +153,9 @@ unsafe fn gemm_q4_k_gemm_avx2(w: &[BlockQ4K], a: &[BlockQ8K], rb: usize, out: &m
                     for i in 0..8 {
                         let mut pv = [_mm256_setzero_si256(); 4];
                         for p in 0..4 {
-                            let lo =
-                                _mm256_madd_epi16(sc[i][2 * p], _mm256_maddubs_epi16(q[i][2 * p], av[2 * p]));
-                            let hi = _mm256_madd_epi16(
-                                sc[i][2 * p + 1],
-                                _mm256_maddubs_epi16(q[i][2 * p + 1], av[2 * p + 1]),
-                            );
-                            pv[p] = _mm256_add_epi32(lo, hi);
+                            let lo = _mm256_maddubs_epi16(q[i][2 * p], av[2 * p]);
+                            let hi = _mm256_maddubs_epi16(q[i][2 * p + 1], av[2 * p + 1]);
+                            pv[p] = pair(sc[i][2 * p], lo, sc[i][2 * p + 1], hi);
                         }
                         ip[i] = hsum4_epi32(&pv);
                         im[i] = _mm_madd_epi16(mn[i], bs32);

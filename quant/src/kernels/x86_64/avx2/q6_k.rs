@@ -51,9 +51,10 @@ pub(crate) fn dot_tiled(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 /// steps: `fma(d_w * s1, d_a, acc)`.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let madd_add = |sumi, scales, p16| _mm256_add_epi32(sumi, _mm256_madd_epi16(scales, p16));
     let mut acc = [_mm_setzero_ps()];
     for (x, y) in w.iter().zip(a) {
-        tiled_block(x, [y], &mut acc);
+        tiled_block(x, [y], &mut acc, &madd_add);
     }
     _mm_cvtss_f32(acc[0])
 }
@@ -62,7 +63,12 @@ unsafe fn dot_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
 /// their accumulators (lane 0): the block is unpacked once for the `T` rows.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn tiled_block<const T: usize>(x: &BlockQ6K, y: [&BlockQ8K; T], acc: &mut [__m128; T]) {
+fn tiled_block<const T: usize, M: Fn(__m256i, __m256i, __m256i) -> __m256i>(
+    x: &BlockQ6K,
+    y: [&BlockQ8K; T],
+    acc: &mut [__m128; T],
+    madd_add: &M,
+) {
     let d = f16_to_f32(x.d);
     // the block's integer sums as `block_sumi` forms them (the bias through the activations'
     // `bsums`): the same integers as llama.cpp's `u*a - 32*a` per pair, being exact; the weight
@@ -71,7 +77,7 @@ fn tiled_block<const T: usize>(x: &BlockQ6K, y: [&BlockQ8K; T], acc: &mut [__m12
     let all = unpack_chunks(x, |c, raw, scales| {
         for (sumi, y) in sumi.iter_mut().zip(&y) {
             let p16 = _mm256_maddubs_epi16(raw, load_i8(&y.qs, 32 * c));
-            *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(scales, p16));
+            *sumi = madd_add(*sumi, scales, p16);
         }
     });
     for ((y, acc), sumi) in y.iter().zip(acc.iter_mut()).zip(sumi) {
@@ -85,27 +91,35 @@ fn tiled_block<const T: usize>(x: &BlockQ6K, y: [&BlockQ8K; T], acc: &mut [__m12
 /// Safe entry point of the tiled product's multi-row kernel (a [`crate::kernels::GemmFn`] of
 /// [`crate::formats::q6_k::Q6K::dot_tiled`]); only reachable through [`super::AVX2`].
 pub(crate) fn gemm_tiled(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
-    if let Some((n_rows, n_tok)) = super::gemm::check(w.len(), a.len(), rb, out.len(), stride, "q6_K tiled") {
+    if super::gemm::check(w.len(), a.len(), rb, out.len(), stride, "q6_K tiled").is_some() {
         // SAFETY: as in `dot`; operands checked, every slice access below is bounds-checked.
-        unsafe { gemm_tiled_avx2(w, a, rb, n_rows, n_tok, out, stride) }
+        unsafe { gemm_tiled_avx2(w, a, rb, out, stride) }
     }
 }
 
-/// Every weight row against the tokens 4 at a time (each weight block unpacked once for 4
-/// tokens), then one at a time; every output the spec's bits.
-///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C. Operands checked by [`gemm_tiled`].
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm_tiled_avx2(
+unsafe fn gemm_tiled_avx2(w: &[BlockQ6K], a: &[BlockQ8K], rb: usize, out: &mut [f32], stride: usize) {
+    let madd_add = |sumi, scales, p16| _mm256_add_epi32(sumi, _mm256_madd_epi16(scales, p16));
+    gemm_tiled_with(w, a, rb, out, stride, &madd_add);
+}
+
+/// Every weight row against the tokens 4 at a time (each weight block unpacked once for 4
+/// tokens), then one at a time; every output the spec's bits. `madd_add(sumi, scales, p16)` is
+/// `sumi + madd(scales, p16)` (the VNNI tier's is one `vpdpwssd`: the same integers). Operands
+/// checked by the caller (whole rows of `rb >= 1` blocks, `out` long enough).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(in crate::kernels::x86_64) fn gemm_tiled_with<M: Fn(__m256i, __m256i, __m256i) -> __m256i>(
     w: &[BlockQ6K],
     a: &[BlockQ8K],
     rb: usize,
-    n_rows: usize,
-    n_tok: usize,
     out: &mut [f32],
     stride: usize,
+    madd_add: &M,
 ) {
+    let (n_rows, n_tok) = (w.len() / rb, a.len() / rb);
     const T: usize = 4;
     let tok = |t: usize| &a[t * rb..(t + 1) * rb];
     for r in 0..n_rows {
@@ -115,7 +129,7 @@ unsafe fn gemm_tiled_avx2(
             let ys = [tok(t), tok(t + 1), tok(t + 2), tok(t + 3)];
             let mut acc = [_mm_setzero_ps(); T];
             for (b, x) in wr.iter().enumerate() {
-                tiled_block(x, [&ys[0][b], &ys[1][b], &ys[2][b], &ys[3][b]], &mut acc);
+                tiled_block(x, [&ys[0][b], &ys[1][b], &ys[2][b], &ys[3][b]], &mut acc, madd_add);
             }
             for (j, acc) in acc.iter().enumerate() {
                 out[(t + j) * stride + r] = _mm_cvtss_f32(*acc);
@@ -125,7 +139,7 @@ unsafe fn gemm_tiled_avx2(
         for t in t..n_tok {
             let mut acc = [_mm_setzero_ps()];
             for (x, y) in wr.iter().zip(tok(t)) {
-                tiled_block(x, [y], &mut acc);
+                tiled_block(x, [y], &mut acc, madd_add);
             }
             out[t * stride + r] = _mm_cvtss_f32(acc[0]);
         }
