@@ -1,10 +1,10 @@
-//! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs (or `EMBERLM_TIER`'s), at the shapes of
-//! SmolLM2-135M and Gemma 3 270M: decoding (one token; weights hot in L2, then cold from memory
-//! (the 33 MB set is about the size of this machine's L3, so partly cached), in GB/s of weights
-//! read; Gemma's output projection also on 2 threads) and a batch of 64 tokens (in
-//! multiply-adds per second). The best of many repetitions, so that a noisy machine
-//! shows what the kernel can do; the tile shapes in `quant/src/kernels/x86_64/avx2/gemm.rs` were
-//! chosen with it.
+//! Throughput of the multi-row (`gemm`) kernels of the best tier this CPU runs (or
+//! `EMBERLM_TIER`'s), at the shapes of SmolLM2-135M and Gemma 3 270M: decoding (one token;
+//! weights hot in L2, then cold from memory (the 33 MB set is about the size of this machine's
+//! L3, so partly cached), in GB/s of weights read; Gemma's output projection also on 2 threads)
+//! and a batch of 64 tokens (in multiply-adds per second). The best of many repetitions, so that
+//! a noisy machine shows what the kernel can do; the tile shapes in
+//! `quant/src/kernels/x86_64/avx2/gemm.rs` were chosen with it.
 //!
 //!     cargo run --release -p emberlm-benches --example gemm-throughput
 

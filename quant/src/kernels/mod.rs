@@ -2,10 +2,11 @@
 //!
 //! A [`Kernels`] table holds, for every weight format, the dot product against its activation
 //! format, and the activation quantizers. [`Kernels::SCALAR`] is the spec itself (the `formats`
-//! files). SIMD tiers live in `x86_64/{avx2,avx512vnni}/` and `aarch64/{neon,dotprod}/`, one file per
-//! (ISA, format); each unsafe kernel has a crate-private safe wrapper that checks lengths once and
-//! is only reachable through a table that [`Kernels::for_tier`] hands out after checking that the
-//! CPU has the features the tier needs (at run time with `std`, by `cfg(target_feature)` without).
+//! files). SIMD tiers live in `x86_64/{avx2,avx512vnni}/` and `aarch64/{neon,dotprod}/`, one file
+//! per (ISA, format); each unsafe kernel has a crate-private safe wrapper that checks lengths once
+//! and is only reachable through a table that [`Kernels::for_tier`] hands out after checking that
+//! the CPU has the features the tier needs (at run time with `std`, by `cfg(target_feature)`
+//! without).
 //!
 //! Which table a process uses: [`Kernels::best`]; with `std`,
 //! `EMBERLM_TIER=scalar|avx2|avx512vnni|neon|dotprod` forces a tier (for tests and benches) and

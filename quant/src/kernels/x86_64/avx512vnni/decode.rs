@@ -12,7 +12,8 @@
 //! (llama.cpp's own AVX-512 VNNI build sums these lanes with `vpdpbusd` too). The fifth bits
 //! are a mask register (`kmovd`) and one masked `vpaddb`: 6 vector ALU instructions per row and
 //! block against the AVX2 row's 12. `gemm-throughput` on Zen 4 (one thread, weights in L2):
-//! 14.4 against 21.5 GB/s. (A `Q8_0` tile with `vpdpbusd` was no faster on the memory-bound
+//! 14.4 against 20-21 GB/s (GFNI's `vgf2p8affineqb` for the nibbles, one instruction less, gave
+//! 21.5: not worth leaving out Cascade Lake for). (A `Q8_0` tile with `vpdpbusd` was no faster on the memory-bound
 //! output projection, 46-48 against 48-52 GB/s, and is not used.) tests/kernel_exact.rs checks
 //! the bits.
 

@@ -7,10 +7,9 @@
 //! for activations without -128 (all that our quantizers make); and `vpdpwssd` in the batch
 //! products of `q4_K` and `q6_K` ([`kquant`]). They compute the AVX2 kernels' bits (and so the
 //! spec's and llama.cpp's) in fewer instructions; everything else, and any activation with -128,
-//! is the AVX2 kernels'. Soundness as there: the wrappers are
-//! crate-private and reachable only through [`AVX512VNNI`], which
-//! [`Kernels::for_tier`](crate::Kernels::for_tier) hands out only after detecting every feature
-//! the tier needs.
+//! is the AVX2 kernels'. Soundness as there: the wrappers are crate-private and reachable only
+//! through [`AVX512VNNI`], which [`Kernels::for_tier`](crate::Kernels::for_tier) hands out only
+//! after detecting every feature the tier needs.
 
 mod batch;
 mod batch_only;
