@@ -5,17 +5,17 @@
 //!
 //! It takes an activation without -128 (every activation our quantizers make; the callers send
 //! others to the AVX2 kernel) and the unsigned weight codes `u = code + 16` (the 5-bit value,
-//! 0..31). Per 4-value lane, `vpdpbusd` adds `Σ u * y` to a copy of `-16 * Σ y` (computed once
-//! per block for the 8 rows): `Σ code * y`, the integer the sign trick's
-//! `madd(maddubs(|x|, sign(y, x)), 1)` gives when no `y` is -128, so the lane, and the `cvt`,
-//! `fmadd` and final `hsum_float_8` after it, are the AVX2 tile's bits and llama.cpp's
-//! (llama.cpp's own AVX-512 VNNI build sums these lanes with `vpdpbusd` too). The fifth bits
-//! are a mask register (`kmovd`) and one masked `vpaddb`: 6 vector ALU instructions per row and
-//! block against the AVX2 row's 12. `gemm-throughput` on Zen 4 (one thread, weights in L2):
-//! 14.4 against 20-21 GB/s (GFNI's `vgf2p8affineqb` for the nibbles, one instruction less, gave
-//! 21.5: not worth leaving out Cascade Lake for). (A `Q8_0` tile with `vpdpbusd` was no faster on the memory-bound
-//! output projection, 46-48 against 48-52 GB/s, and is not used.) tests/kernel_exact.rs checks
-//! the bits.
+//! 0..31). Per 4-value lane, `vpdpbusd` adds `Σ u * y` to a copy of `-16 * Σ y` (computed once per
+//! block for the 8 rows): `Σ code * y`, the integer the sign trick's `madd(maddubs(|x|, sign(y,
+//! x)), 1)` gives when no `y` is -128, so the lane, and the `cvt`, `fmadd` and final `hsum_float_8`
+//! after it, are the AVX2 tile's bits and llama.cpp's (llama.cpp's own AVX-512 VNNI build sums
+//! these lanes with `vpdpbusd` too). The fifth bits are a mask register (`kmovd`) and one masked
+//! `vpaddb`: 6 vector ALU instructions per row and block against the AVX2 row's 12.
+//! `gemm-throughput` on Zen 4 (one thread, weights in L2): 14.4 against 20-21 GB/s (GFNI's
+//! `vgf2p8affineqb` for the nibbles, one instruction less, gave 21.5: not worth leaving out Cascade
+//! Lake for). (A `Q8_0` tile with `vpdpbusd` was no faster on the memory-bound output projection,
+//! 46-50 against 47-52 GB/s in alternating `model-gemv` runs, and is not used.)
+//! tests/kernel_exact.rs checks the bits.
 
 use core::arch::x86_64::*;
 

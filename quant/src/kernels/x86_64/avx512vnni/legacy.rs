@@ -1,27 +1,35 @@
-//! `Q4_0 x Q8_0` and `Q8_0 x Q8_0` multi-row products of the VNNI tier: batches against an
-//! activation without -128 in the tiles of [`batch`](super::batch); one token (memory-bound:
-//! the VNNI `Q8_0` tile was no faster), the last rows and tokens and a -128 activation by the
+//! `Q4_0`, `Q5_0` and `Q8_0` (x `Q8_0`) multi-row products of the VNNI tier: against an
+//! activation without -128, batches in the tiles of [`batch`](super::batch) and one token of
+//! `Q5_0` in those of [`decode`]; the rest (one token of `Q4_0` and `Q8_0`: the memory-bound
+//! `Q8_0` was no faster with `vpdpbusd`; the last rows and tokens; a -128 activation) by the
 //! AVX2 kernels, whose bits these are.
 
 use super::super::avx2::{self, gemm::gemm_rest};
 use super::{batch, decode};
 use crate::formats::q4_0::BlockQ4_0;
+use crate::formats::q5_0::BlockQ5_0;
 use crate::formats::q8_0::BlockQ8_0;
 
-macro_rules! batch_gemm {
-    ($fmt:ident, $block:ty, $what:literal) => {
+/// `$fmt`'s safe entry point; `$decode` the one-token tiles of the format, if it has them.
+macro_rules! vnni_gemm {
+    ($fmt:ident, $block:ty, $what:literal $(, decode: $decode:path)?) => {
         /// Safe entry point of the multi-row kernel (see [`crate::kernels::GemmFn`]); only
         /// reachable through [`super::AVX512VNNI`].
         pub(crate) fn $fmt(w: &[$block], a: &[BlockQ8_0], row_blocks: usize, out: &mut [f32], stride: usize) {
             let checked =
                 crate::kernels::gemm_operands(w.len(), a.len(), row_blocks, out.len(), stride, $what);
-            if checked.is_none() || a.len() == row_blocks || !decode::takes(a) {
+            if checked.is_none() || !decode::takes(a) {
                 return avx2::$fmt::gemm(w, a, row_blocks, out, stride);
             }
             /// # Safety
             /// The CPU must support the tier's features. Operands checked, `a` without -128.
             #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
             unsafe fn vnni(w: &[$block], a: &[BlockQ8_0], rb: usize, out: &mut [f32], stride: usize) {
+                if a.len() == rb {
+                    // one token: the format's VNNI tiles if it has them, the rest by AVX2
+                    let done = 0 $(+ $decode(w, a, rb, out))?;
+                    return avx2::$fmt::gemm(&w[done * rb..], a, rb, &mut out[done..], stride);
+                }
                 let ops = avx2::$fmt::ops();
                 // SAFETY: the VNNI tile's features are this function's.
                 let done = unsafe { avx2::batch::gemm_with(&batch::VNNI, &ops, w, a, rb, out, stride) };
@@ -35,5 +43,6 @@ macro_rules! batch_gemm {
     };
 }
 
-batch_gemm!(q4_0, BlockQ4_0, "Q4_0 vnni");
-batch_gemm!(q8_0, BlockQ8_0, "Q8_0 vnni");
+vnni_gemm!(q4_0, BlockQ4_0, "Q4_0 vnni");
+vnni_gemm!(q5_0, BlockQ5_0, "Q5_0 vnni", decode: decode::q5_0);
+vnni_gemm!(q8_0, BlockQ8_0, "Q8_0 vnni");
