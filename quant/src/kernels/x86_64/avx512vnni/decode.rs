@@ -51,7 +51,7 @@ tile! {
     // per block, for all rows: `ymm12 <- -16 Σ y` per lane of 4 (`ymm11` zero)
     block: ["vpxor xmm12, xmm12, xmm12", "vpdpbusd ymm12, ymm10, ymm13", "vpsubd ymm12, ymm11, ymm12"],
     summs: ["", ""],
-    prefetch: ["0", "64"],
+    prefetch: ["0", "64"], far: [],
     let (low, shift, k, zero) = (
         _mm256_set1_epi8(0x0F),
         _mm256_set_epi64x(4, 4, 0, 0),
