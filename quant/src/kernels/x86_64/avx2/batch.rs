@@ -48,19 +48,28 @@ struct Scratch([u8; MAX_RB * SCR_BLOCK]);
 #[repr(C, align(64))]
 struct Scales([f32; DA_LEN]);
 
-/// The tile's 8 accumulators: `acc[2 t + r]` for token `t`, row `r`.
-pub(in crate::kernels::x86_64) type Acc = [__m256; ROWS * TOKS];
+/// Most sums a tile leaves: 2 rows x 8 tokens (the VNNI tier's wide tile).
+pub(in crate::kernels::x86_64) const MAX_SUMS: usize = 16;
+
+/// A tile's outputs: `sums[2 t + r]` for token `t`, row `r` (the first `2 * toks`).
+pub(in crate::kernels::x86_64) type Sums = [f32; MAX_SUMS];
 
 /// A tile's block loop and what it wants in the scratch beside each row's expanded block `x`.
 pub(in crate::kernels::x86_64) struct Kind {
-    /// The block loop of one tile, as [`tile`]: `(scr, da, y, rs, rb)`.
-    pub tile: unsafe fn(&[u8], &[f32], *const u8, usize, usize) -> Acc,
+    /// The block loop of one tile and its final sums, as [`tile`]: `(scr, da, y, rs, rb, sums)`,
+    /// with `da` holding [`ROWS`] `* toks` scale products per block.
+    pub tile: unsafe fn(&[u8], &[f32], *const u8, usize, usize, &mut Sums),
     /// The vector stored after each row's `x` (here `|x|`).
     pub second: unsafe fn(__m256i) -> __m256i,
+    /// Tokens per tile: [`TOKS`], or 8 (at most [`MAX_SUMS`] `/ ROWS`).
+    pub toks: usize,
+    /// Whether the tile reads the activations' quants `^ 0x80` (32 bytes per block, 32-byte
+    /// aligned, from the buffer [`gemm_with`] fills) instead of the blocks themselves.
+    pub flip: bool,
 }
 
 /// This file's tile: the sign trick on `x` and `|x|`.
-const SIGN_TRICK: Kind = Kind { tile, second: abs };
+const SIGN_TRICK: Kind = Kind { tile, second: abs, toks: TOKS, flip: false };
 
 /// `|x|` per byte (`-128` stays `0x80`, read as 128 by `maddubs`).
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -98,13 +107,13 @@ macro_rules! token {
 
 /// The block loop of one tile: the expanded rows `scr` (`rb` blocks of [`SCR_BLOCK`] bytes), the
 /// token tile's scales `da` (`rb` blocks of [`DA_BLOCK`]), its 4 activation rows at `y`, `y + rs`,
-/// `y + 2 rs`, `y + 3 rs` (`rb` blocks each).
+/// `y + 2 rs`, `y + 3 rs` (`rb` blocks each); the 8 sums `hsum_float_8(acc)` into `sums`.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C; `rb >= 1`, `scr` and `da` hold `rb` blocks, the 4
 /// activation rows `rb` blocks each.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile(scr: &[u8], da: &[f32], y: *const u8, rs: usize, rb: usize) -> Acc {
+unsafe fn tile(scr: &[u8], da: &[f32], y: *const u8, rs: usize, rb: usize, sums: &mut Sums) {
     debug_assert!(rb >= 1 && scr.len() >= rb * SCR_BLOCK && da.len() >= rb * DA_BLOCK);
     let mut acc = [_mm256_setzero_ps(); ROWS * TOKS];
     let mut dd = [0f32; ROWS * TOKS];
@@ -147,7 +156,7 @@ unsafe fn tile(scr: &[u8], da: &[f32], y: *const u8, rs: usize, rb: usize) -> Ac
             options(nostack),
         );
     }
-    acc
+    sums[..ROWS * TOKS].copy_from_slice(&super::util::hsum_ps8(&acc));
 }
 
 /// The first 2 bytes of a block: its f16 scale, as f32 (exactly).
@@ -193,14 +202,18 @@ pub(super) fn gemm<L: Legacy<Y = BlockQ8_0>>(
     stride: usize,
 ) -> (usize, usize) {
     // SAFETY: this tile needs AVX2, FMA and F16C, as this function.
-    unsafe { gemm_with(&SIGN_TRICK, ops, w, a, rb, out, stride) }
+    unsafe { gemm_with(&SIGN_TRICK, ops, w, a, rb, out, stride, &mut []) }
 }
 
-/// [`gemm`] with the tile of `kind` (the VNNI tier's, `avx512vnni/batch.rs`).
+/// [`gemm`] with the tile of `kind` (the VNNI tier's, `avx512vnni/batch.rs`): tokens
+/// `0..n_tok / toks * toks` for its `toks` tokens per tile. A `flip` kind needs `flipped`, a
+/// 32-byte aligned buffer for the flipped quants of at least one tile (`32 rb toks` bytes;
+/// chunks of tokens are flipped at a time), else nothing is done.
 ///
 /// # Safety
 /// The CPU must support the features of `kind`'s functions.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
 pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
     kind: &Kind,
     ops: &L,
@@ -209,30 +222,53 @@ pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
     rb: usize,
     out: &mut [f32],
     stride: usize,
+    flipped: &mut [u8],
 ) -> (usize, usize) {
     if rb == 0 || rb > MAX_RB {
         return (0, 0);
     }
+    debug_assert!(!kind.flip || flipped.as_ptr() as usize % 32 == 0);
+    let toks = kind.toks;
+    debug_assert!((1..=MAX_SUMS / ROWS).contains(&toks));
+    let da_block = ROWS * toks;
     let (n_rows, n_tok) = (w.len() / rb, a.len() / rb);
-    let (full_rows, full_tiles) = (n_rows / ROWS * ROWS, n_tok / TOKS);
+    let (full_rows, full_tiles) = (n_rows / ROWS * ROWS, n_tok / toks);
     if full_rows == 0 || full_tiles == 0 {
         return (0, 0);
     }
     let mut scr = Scratch([0; MAX_RB * SCR_BLOCK]);
     let scr = &mut scr.0[..rb * SCR_BLOCK];
     let mut da = Scales([0.0; DA_LEN]);
-    let tiles_per_chunk = DA_LEN / (rb * DA_BLOCK);
-    let rs = rb * size_of::<BlockQ8_0>();
+    let mut tiles_per_chunk = DA_LEN / (rb * da_block);
+    // the activation rows' stride as the tile reads them
+    let rs = if kind.flip {
+        tiles_per_chunk = tiles_per_chunk.min(flipped.len() / (32 * rb * toks));
+        32 * rb
+    } else {
+        rb * size_of::<BlockQ8_0>()
+    };
+    if tiles_per_chunk == 0 {
+        return (0, 0);
+    }
     let mut tile0 = 0;
     while tile0 < full_tiles {
         let n_tiles = tiles_per_chunk.min(full_tiles - tile0);
         // the chunk's activation scales, each twice (the lane order of the tile's products)
-        let da = &mut da.0[..n_tiles * rb * DA_BLOCK];
-        for (i, d) in da.chunks_exact_mut(rb * DA_BLOCK).enumerate() {
-            let t0 = (tile0 + i) * TOKS;
-            for (b, d) in d.chunks_exact_mut(DA_BLOCK).enumerate() {
+        let da = &mut da.0[..n_tiles * rb * da_block];
+        for (i, d) in da.chunks_exact_mut(rb * da_block).enumerate() {
+            let t0 = (tile0 + i) * toks;
+            for (b, d) in d.chunks_exact_mut(da_block).enumerate() {
                 for (t, d) in d.chunks_exact_mut(2).enumerate() {
                     d.fill(scale(&a[(t0 + t) * rb + b]));
+                }
+            }
+        }
+        if kind.flip {
+            let t0 = tile0 * toks;
+            let n = n_tiles * toks * rb;
+            for (f, y) in flipped[..32 * n].chunks_exact_mut(32).zip(&a[t0 * rb..t0 * rb + n]) {
+                for (f, &q) in f.iter_mut().zip(&y.qs) {
+                    *f = q.cast_unsigned() ^ 0x80;
                 }
             }
         }
@@ -240,19 +276,24 @@ pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
             let (w0, w1) = (&w[r0 * rb..(r0 + 1) * rb], &w[(r0 + 1) * rb..(r0 + 2) * rb]);
             // SAFETY: the caller's CPU has `kind`'s features.
             unsafe { expand_rows(kind, ops, w0, w1, scr) };
-            for (i, da) in da.chunks_exact(rb * DA_BLOCK).enumerate() {
-                let t0 = (tile0 + i) * TOKS;
-                let y = &a[t0 * rb..(t0 + TOKS) * rb];
-                // SAFETY: the caller's CPU has `kind`'s features; `y` holds the tile's 4
-                // activation rows (checked by the index), `scr` and `da` `rb >= 1` blocks each.
-                let acc = unsafe { (kind.tile)(scr, da, y.as_ptr().cast(), rs, rb) };
-                let sums = super::util::hsum_ps8(&acc);
-                for (t, s) in sums.chunks_exact(ROWS).enumerate() {
+            for (i, da) in da.chunks_exact(rb * da_block).enumerate() {
+                let t0 = (tile0 + i) * toks;
+                let y: &[u8] = if kind.flip {
+                    &flipped[i * toks * rs..(i + 1) * toks * rs]
+                } else {
+                    bytemuck::cast_slice(&a[t0 * rb..(t0 + toks) * rb])
+                };
+                let mut sums = [0f32; MAX_SUMS];
+                // SAFETY: the caller's CPU has `kind`'s features; `y` holds the tile's `toks`
+                // activation rows of `rs` bytes (checked by the index), `scr` and `da` `rb >= 1`
+                // blocks each.
+                unsafe { (kind.tile)(scr, da, y.as_ptr(), rs, rb, &mut sums) };
+                for (t, s) in sums[..da_block].chunks_exact(ROWS).enumerate() {
                     out[(t0 + t) * stride + r0..][..ROWS].copy_from_slice(s);
                 }
             }
         }
         tile0 += n_tiles;
     }
-    (full_rows, full_tiles * TOKS)
+    (full_rows, full_tiles * toks)
 }

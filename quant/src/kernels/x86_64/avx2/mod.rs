@@ -49,7 +49,7 @@ pub(super) mod q8_0;
 mod q8_k;
 mod quantize;
 mod rope;
-mod util;
+pub(in crate::kernels::x86_64) mod util;
 mod vexp;
 
 use crate::{Kernels, Tier};

@@ -134,7 +134,7 @@ pub(super) fn hsum_ps(v: __m256) -> f32 {
 /// vectors): 21 instructions instead of 8 x 6.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn hsum_ps8(v: &[__m256; 8]) -> [f32; 8] {
+pub(in crate::kernels::x86_64) fn hsum_ps8(v: &[__m256; 8]) -> [f32; 8] {
     // [a.lo + a.hi | b.lo + b.hi] for the pairs (0, 1), (2, 3), (4, 5), (6, 7)
     let halves = |a: __m256, b: __m256| {
         _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b))

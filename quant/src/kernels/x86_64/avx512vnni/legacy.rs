@@ -4,7 +4,7 @@
 //! `Q8_0` was no faster with `vpdpbusd`; the last rows and tokens; a -128 activation) by the
 //! AVX2 kernels, whose bits these are.
 
-use super::super::avx2::{self, gemm::gemm_rest};
+use super::super::avx2::{self, batch::gemm_with, gemm::gemm_rest};
 use super::{batch, decode};
 use crate::formats::q4_0::BlockQ4_0;
 use crate::formats::q5_0::BlockQ5_0;
@@ -31,9 +31,21 @@ macro_rules! vnni_gemm {
                     return avx2::$fmt::gemm(&w[done * rb..], a, rb, &mut out[done..], stride);
                 }
                 let ops = avx2::$fmt::ops();
-                // SAFETY: the VNNI tile's features are this function's.
-                let done = unsafe { avx2::batch::gemm_with(&batch::VNNI, &ops, w, a, rb, out, stride) };
-                gemm_rest(&ops, w, a, rb, out, stride, done)
+                let mut flipped = batch::Flipped::new();
+                let f = &mut flipped.0[..];
+                // SAFETY: the VNNI tiles' features are this function's; `f` is 32-byte aligned.
+                let wide = unsafe { gemm_with(&batch::VNNI_WIDE, &ops, w, a, rb, out, stride, f) };
+                let (mut rows, mut toks) = wide;
+                // the last 4-7 tokens (or a batch of 4-7) in the 4-token tile
+                if a.len() / rb - toks >= batch::VNNI.toks {
+                    let (rest, out_rest) = (&a[toks * rb..], &mut out[toks * stride..]);
+                    // SAFETY: as above.
+                    let (r, t) = unsafe { gemm_with(&batch::VNNI, &ops, w, rest, rb, out_rest, stride, f) };
+                    if t > 0 {
+                        (rows, toks) = (r, toks + t);
+                    }
+                }
+                gemm_rest(&ops, w, a, rb, out, stride, (rows, toks))
             }
             // SAFETY: this wrapper is crate-private and only reachable through the VNNI table,
             // which `Kernels::for_tier` returns only after detecting the tier's features;
