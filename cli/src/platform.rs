@@ -49,6 +49,7 @@ pub fn format_tier(k: &Kernels, ty: QuantType) -> Option<Tier> {
     if let Some(avx2) = Kernels::for_tier(Tier::Avx2).filter(|_| k.tier == Tier::Avx512Vnni) {
         let (ours, theirs) = match ty {
             QuantType::Q4_0 => (k.gemm_q4_0.map(|f| f as usize), avx2.gemm_q4_0.map(|f| f as usize)),
+            QuantType::Q4_1 => (k.gemm_q4_1.map(|f| f as usize), avx2.gemm_q4_1.map(|f| f as usize)),
             QuantType::Q5_0 => (k.gemm_q5_0.map(|f| f as usize), avx2.gemm_q5_0.map(|f| f as usize)),
             QuantType::Q8_0 => (k.gemm_q8_0.map(|f| f as usize), avx2.gemm_q8_0.map(|f| f as usize)),
             QuantType::Q4K => (k.gemm_q4_k_gemm.map(|f| f as usize), avx2.gemm_q4_k_gemm.map(|f| f as usize)),
@@ -167,10 +168,17 @@ mod tests {
             eprintln!("SKIPPED: tier avx512vnni not supported on this CPU (format tiers)");
             return;
         };
-        for ty in [QuantType::Q4_0, QuantType::Q5_0, QuantType::Q8_0, QuantType::Q4K, QuantType::Q6K] {
+        for ty in [
+            QuantType::Q4_0,
+            QuantType::Q4_1,
+            QuantType::Q5_0,
+            QuantType::Q8_0,
+            QuantType::Q4K,
+            QuantType::Q6K,
+        ] {
             assert_eq!(format_tier(k, ty), Some(Tier::Avx512Vnni), "{ty:?}");
         }
-        for ty in [QuantType::Q4_1, QuantType::Q5_1, QuantType::Q5K, QuantType::F16] {
+        for ty in [QuantType::Q5_1, QuantType::Q5K, QuantType::F16] {
             assert_eq!(format_tier(k, ty), Some(Tier::Avx2), "{ty:?}");
         }
     }

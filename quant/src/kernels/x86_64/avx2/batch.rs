@@ -208,7 +208,7 @@ pub(super) fn gemm<L: Legacy<Y = BlockQ8_0>>(
 /// [`gemm`] with the tile of `kind` (the VNNI tier's, `avx512vnni/batch.rs`): tokens
 /// `0..n_tok / toks * toks` for its `toks` tokens per tile. A `flip` kind needs `flipped`, a
 /// 32-byte aligned buffer for the flipped quants of at least one tile (`32 rb toks` bytes;
-/// chunks of tokens are flipped at a time), else nothing is done.
+/// chunks of tokens are flipped at a time), else nothing is done (`(0, 0)`).
 ///
 /// # Safety
 /// The CPU must support the features of `kind`'s functions.
@@ -224,10 +224,10 @@ pub(in crate::kernels::x86_64) unsafe fn gemm_with<L: Legacy<Y = BlockQ8_0>>(
     stride: usize,
     flipped: &mut [u8],
 ) -> (usize, usize) {
-    if rb == 0 || rb > MAX_RB {
+    // (the flipped quants are read with aligned loads)
+    if rb == 0 || rb > MAX_RB || (kind.flip && flipped.as_ptr() as usize % 32 != 0) {
         return (0, 0);
     }
-    debug_assert!(!kind.flip || flipped.as_ptr() as usize % 32 == 0);
     let toks = kind.toks;
     debug_assert!((1..=MAX_SUMS / ROWS).contains(&toks));
     let da_block = ROWS * toks;

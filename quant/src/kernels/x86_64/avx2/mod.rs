@@ -39,7 +39,7 @@ mod lanes;
 mod q2_k;
 mod q3_k;
 pub(super) mod q4_0;
-mod q4_1;
+pub(in crate::kernels::x86_64) mod q4_1;
 mod q4_k;
 pub(super) mod q5_0;
 mod q5_1;

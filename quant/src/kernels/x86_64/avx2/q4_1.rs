@@ -32,7 +32,7 @@ pub(crate) fn gemm(w: &[BlockQ4_1], a: &[BlockQ8_1], row_blocks: usize, out: &mu
 /// The format's pieces of the block loop.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ops() -> impl Legacy<X = BlockQ4_1, Y = BlockQ8_1> {
+pub(in crate::kernels::x86_64) fn ops() -> impl Legacy<X = BlockQ4_1, Y = BlockQ8_1> {
     Ops {
         min: true,
         expand: |x: &BlockQ4_1| nibbles_32(&x.qs),

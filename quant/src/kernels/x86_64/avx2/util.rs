@@ -57,7 +57,7 @@ pub(super) fn store_i8<const N: usize>(a: &mut [i8; N], off: usize, v: __m256i) 
 /// Stores `v` to `s[..32]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn store_si256(s: &mut [u8], v: __m256i) {
+pub(in crate::kernels::x86_64) fn store_si256(s: &mut [u8], v: __m256i) {
     let s = &mut s[..32];
     // SAFETY: `s` is 32 writable bytes (checked by the slice index); storeu needs no alignment.
     unsafe { _mm256_storeu_si256(s.as_mut_ptr().cast(), v) }
@@ -169,7 +169,7 @@ pub(super) fn hsum_epi32(v: __m256i) -> i32 {
 /// the low nibble of `qs[j]` (element `j`), byte `16 + j` its high nibble (element `16 + j`).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
+pub(in crate::kernels::x86_64) fn nibbles_32(qs: &[u8; 16]) -> __m256i {
     let b = _mm256_broadcastsi128_si256(load128_u8(qs, 0));
     // the high 128 bits shifted right by 4: one variable shift instead of a shift and an insert
     let both = _mm256_srlv_epi64(b, _mm256_set_epi64x(4, 4, 0, 0));
@@ -312,7 +312,7 @@ pub(super) fn mul_sum_us8_pairs_float(u: __m256i, s: __m256i) -> __m256 {
 /// Stores the 8 lanes of `v` to `s[..8]`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn store_ps(s: &mut [f32], v: __m256) {
+pub(in crate::kernels::x86_64) fn store_ps(s: &mut [f32], v: __m256) {
     let s = &mut s[..8];
     // SAFETY: `s` is 8 writable f32 (checked by the slice index); storeu needs no alignment.
     unsafe { _mm256_storeu_ps(s.as_mut_ptr(), v) }

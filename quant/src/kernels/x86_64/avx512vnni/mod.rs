@@ -2,19 +2,21 @@
 //! Ice Lake, AMD Zen 4 and later), for the products that decoding and prefill spend their time
 //! in.
 //!
-//! Its table is [`AVX2`](super::avx2::AVX2)'s with 256-bit `vpdpbusd` tiles in four products: one
-//! token of `Q5_0` ([`decode`]) and batches of `Q4_0`, `Q5_0` and `Q8_0` ([`batch`], both through
-//! [`legacy`]), each for activations without -128 (all that our quantizers make); and `vpdpwssd` in
-//! the batch products of `q4_K` and `q6_K` ([`kquant`]). They compute the AVX2 kernels' bits (and
-//! so the spec's and llama.cpp's) in fewer instructions; everything else, and any activation with
-//! -128, is the AVX2 kernels'. Soundness as there: the wrappers are crate-private and reachable
-//! only through [`AVX512VNNI`], which [`Kernels::for_tier`](crate::Kernels::for_tier) hands out
-//! only after detecting every feature the tier needs.
+//! Its table is [`AVX2`](super::avx2::AVX2)'s with 256-bit `vpdpbusd` tiles in five products: one
+//! token of `Q5_0` ([`decode`]), batches of `Q4_0`, `Q5_0` and `Q8_0` ([`batch`], both through
+//! [`legacy`]), each for activations without -128 (all that our quantizers make), and batches of
+//! `Q4_1` ([`q4_1`], any activation); and `vpdpwssd` in the batch products of `q4_K` and `q6_K`
+//! ([`kquant`]). They compute the AVX2 kernels' bits (and so the spec's and llama.cpp's) in fewer
+//! instructions; everything else, and any `Q8_0` activation with -128, is the AVX2 kernels'.
+//! Soundness as there: the wrappers are crate-private and reachable only through [`AVX512VNNI`],
+//! which [`Kernels::for_tier`](crate::Kernels::for_tier) hands out only after detecting every
+//! feature the tier needs.
 
 mod batch;
 mod decode;
 mod kquant;
 mod legacy;
+mod q4_1;
 
 use super::avx2::AVX2;
 use crate::{Kernels, Tier};
@@ -24,6 +26,7 @@ use crate::{Kernels, Tier};
 pub(crate) static AVX512VNNI: Kernels = Kernels {
     tier: Tier::Avx512Vnni,
     gemm_q4_0: Some(legacy::q4_0),
+    gemm_q4_1: Some(q4_1::gemm),
     gemm_q5_0: Some(legacy::q5_0),
     gemm_q8_0: Some(legacy::q8_0),
     gemm_q4_k_gemm: Some(kquant::gemm_q4_k_gemm),
