@@ -26,8 +26,8 @@ use crate::formats::q8_0::BlockQ8_0;
 /// A `Q5_0` row: the nibbles (`ymm9` the shift 0 / 4 of the two halves, `ymm8` `0x0F`), `0x10`
 /// added where the block's `qh` bit is set (`k1`, `ymm10` the bytes `0x10`), `ymm14 <- ymm12 +
 /// Σ u y` (`ymm12 = -16 Σ y`), then the `cvt` and the `fmadd` as the AVX2 row, its scale
-/// broadcast by the `fmadd` itself (`{1to8}`: one instruction less; `gemm-throughput` in L2 20.8-21.0
-/// -> 20.8-21.9 GB/s, 2026-12-07, within the noise).
+/// broadcast by the `fmadd` itself (`{1to8}`: one instruction less; `gemm-throughput` in L2
+/// 20.8-21.0 -> 20.8-21.9 GB/s, 2026-12-07, within the noise).
 #[rustfmt::skip]
 macro_rules! q5_0_row_vnni {
     ($addr:literal, $scale:literal, $acc:literal) => {
