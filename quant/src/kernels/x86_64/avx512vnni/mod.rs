@@ -2,10 +2,10 @@
 //! Ice Lake, AMD Zen 4 and later), for the products that decoding and prefill spend their time
 //! in.
 //!
-//! Its table is [`AVX2`](super::avx2::AVX2)'s with 256-bit `vpdpbusd` tiles in five products: one
+//! Its table is [`AVX2`](super::avx2::AVX2)'s with 256-bit `vpdpbusd` tiles in six products: one
 //! token of `Q5_0` ([`decode`]), batches of `Q4_0`, `Q5_0` and `Q8_0` ([`batch`], both through
-//! [`legacy`]), each for activations without -128 (all that our quantizers make), and batches of
-//! `Q4_1` ([`q4_1`], any activation); and `vpdpwssd` in the batch products of `q4_K` and `q6_K`
+//! [`legacy`]), each for activations without -128 (all that our quantizers make), and one token
+//! and batches of `Q4_1` ([`decode`], [`q4_1`], any activation); and `vpdpwssd` in the batch products of `q4_K` and `q6_K`
 //! ([`kquant`]). They compute the AVX2 kernels' bits (and so the spec's and llama.cpp's) in fewer
 //! instructions; everything else, and any `Q8_0` activation with -128, is the AVX2 kernels'.
 //! Soundness as there: the wrappers are crate-private and reachable only through [`AVX512VNNI`],

@@ -1,6 +1,6 @@
-//! The batch product of `Q4_1` (x `Q8_1`) with AVX-512 VNNI's `vpdpbusd` (256-bit, EVEX): tiles
-//! of 2 weight rows x 8 tokens, the rest (one token, the last rows and tokens) by the AVX2 kernel,
-//! whose bits these are.
+//! The multi-row product of `Q4_1` (x `Q8_1`) with AVX-512 VNNI's `vpdpbusd` (256-bit, EVEX):
+//! batches in tiles of 2 weight rows x 8 tokens (here), one token in the 8-row tiles of
+//! [`decode`], the rest (the last rows and tokens) by the AVX2 kernel, whose bits these are.
 //!
 //! `Q4_1`'s nibbles are unsigned and the activation signed, the operand order `vpdpbusd` wants:
 //! per lane of 4 values it adds `Σ q y` to zero, the integer llama.cpp's `maddubs(q, y)` then
@@ -23,6 +23,7 @@ use core::arch::x86_64::*;
 use super::super::avx2::gemm::gemm_rest;
 use super::super::avx2::q4_1 as avx2;
 use super::super::avx2::util::{hsum_ps8, nibbles_32, store_ps, store_si256};
+use super::decode;
 use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q8_1::BlockQ8_1;
 
@@ -60,8 +61,8 @@ struct Products([f32; MAX_RB * ROWS * TOKS]);
 /// through [`super::AVX512VNNI`].
 pub(crate) fn gemm(w: &[BlockQ4_1], a: &[BlockQ8_1], row_blocks: usize, out: &mut [f32], stride: usize) {
     let checked = crate::kernels::gemm_operands(w.len(), a.len(), row_blocks, out.len(), stride, "Q4_1 vnni");
-    if checked.is_none() || a.len() == row_blocks {
-        // one token (or operands the AVX2 kernel rejects as well)
+    if checked.is_none() {
+        // operands the AVX2 kernel rejects as well
         return avx2::gemm(w, a, row_blocks, out, stride);
     }
     // SAFETY: this wrapper is crate-private and only reachable through the VNNI table, which
@@ -74,6 +75,11 @@ pub(crate) fn gemm(w: &[BlockQ4_1], a: &[BlockQ8_1], row_blocks: usize, out: &mu
 /// The CPU must support the tier's features. Operands checked.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn vnni(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], stride: usize) {
+    if a.len() == rb {
+        // one token: the full 8-row tiles in `decode`, the last rows by AVX2
+        let done = decode::q4_1(w, a, rb, out);
+        return avx2::gemm(&w[done * rb..], a, rb, &mut out[done..], stride);
+    }
     let done = tiles(w, a, rb, out, stride);
     gemm_rest(&avx2::ops(), w, a, rb, out, stride, done)
 }
