@@ -40,17 +40,6 @@ pub(in crate::kernels::x86_64) const HALF: usize = ROWS / 2;
 /// rows 33-36, 0 rows 28-29; SmolLM2 (all products) 3.9 ms with 8, 3.6 with 2.
 const PREFETCH_ROWS: usize = 2;
 
-/// How many rows past [`PREFETCH_ROWS`] the `Q8_0` tile (the output projections) also
-/// prefetches into L2 (`prefetcht1`, the same lines per block), so that more of a stream's lines
-/// are in flight than L1's miss buffers hold; the tile's `asm!` writes it as the address scale
-/// `{rs}*8`. Whole decoding steps, the variants alternating step by step in one process (16 x 128
-/// steps, t=2, Zen 4, 2026-12-07): Gemma 3 mean 7.77 ms without, 7.40 / 7.39 / 7.40 / 7.42 ms
-/// with 8 / 16 / 24 / 32 rows (its output projection alone: 28-29 against 32-33 GB/s); SmolLM2
-/// 4.49 against 4.42 ms. The same in the `Q4_1` tile (SmolLM2: 4.45-4.51 against 4.42 ms) or the
-/// VNNI `Q5_0` tile (Gemma 3: 8.64-8.71 against 8.18 ms) gained nothing.
-const FAR_ROWS: usize = 8;
-const _: () = assert!(FAR_ROWS == 8, "the far prefetches scale the row stride by 8");
-
 const _: () = assert!(size_of::<BlockQ4_1>() == 20 && size_of::<BlockQ8_1>() == 36);
 const _: () = assert!(size_of::<BlockQ8_0>() == 34 && size_of::<BlockQ5_0>() == 22);
 
@@ -191,7 +180,7 @@ fn finish((acc, summs): Acc, min: bool) -> [f32; ROWS] {
 /// Defines one format's tile: rows `w[g][i * rb..(i + 1) * rb]` (g < 2, i < 4: two groups of 4
 /// rows anywhere, same length) against `a` (`rb` blocks), prefetching the lines at
 /// `pf[g] + b * pf_step + $pf` per block `b` and group into L1, and (`far`) those at
-/// `pf[g] + b * pf_step + 8 * row_bytes + $far` into L2 ([`FAR_ROWS`]). `$row` is the format's row
+/// `pf[g] + b * pf_step + 8 * row_bytes + $far` into L2. `$row` is the format's row
 /// macro, `y` the offset of the activation quants in their block (loaded into `ymm13`, then
 /// `block`'s lines run), `summs` the per-group lines that accumulate `summs` (`Q4_1`; none
 /// otherwise). `let` binds the values that `named` (named operands, used by the row macro) and
@@ -294,8 +283,17 @@ tile! {
     summs_out: summs
 }
 
+// The far prefetches (`far` below): 8 rows past `PREFETCH_ROWS`, the `Q8_0` tile (the output
+// projections) also prefetches into L2 (`prefetcht1`, the same lines per block), so that more of a
+// stream's lines are in flight than L1's miss buffers hold; the tile's `asm!` writes the distance
+// as the address scale `{rs}*8`. Whole decoding steps, the variants alternating step by step in one
+// process (16 x 128 steps, t=2, Zen 4, 2026-12-07): Gemma 3 mean 7.77 ms without, 7.40 / 7.39 /
+// 7.40 / 7.42 ms with 8 / 16 / 24 / 32 rows (its output projection alone: 28-29 against 32-33
+// GB/s); SmolLM2 4.49 against 4.42 ms. The same in the `Q4_1` tile (SmolLM2: 4.45-4.51 against 4.42
+// ms) or the VNNI `Q5_0` tile (Gemma 3: 8.64-8.71 against 8.18 ms) gained nothing.
 tile! {
-    /// One `Q8_0` tile (`ymm11` scratch), also prefetching into L2 [`FAR_ROWS`] further.
+    /// One `Q8_0` tile (`ymm11` scratch), also prefetching into L2 8 rows further (see the
+    /// comment above).
     tile_q8_0(BlockQ8_0, BlockQ8_0), features: "avx2,fma,f16c", row: q8_0_row, y: "2", block: [],
     summs: ["", ""],
     prefetch: ["0", "64", "128"], far: ["0", "64", "128"],

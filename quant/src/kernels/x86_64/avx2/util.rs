@@ -104,7 +104,7 @@ pub(super) fn store_f16x8(s: &mut [f16], v: __m128i) {
 /// f16 -> f32 with F16C: exact, the same value as ggml's `GGML_FP16_TO_FP32`.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn f16_to_f32(h: f16) -> f32 {
+pub(in crate::kernels::x86_64) fn f16_to_f32(h: f16) -> f32 {
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
 }
 
@@ -152,6 +152,20 @@ pub(in crate::kernels::x86_64) fn hsum_ps8(v: &[__m256; 8]) -> [f32; 8] {
     let sums = _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     let mut out = [0f32; 8];
     store_ps(&mut out, sums);
+    out
+}
+
+/// [`hsum_ps8`] of two groups of 8 vectors: `[hsum(v[0]), .., hsum(v[15])]`, the same bits.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(in crate::kernels::x86_64) fn hsum_ps16(v: &[__m256; 16]) -> [f32; 16] {
+    let (lo, hi) = (
+        hsum_ps8(&[v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]),
+        hsum_ps8(&[v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]]),
+    );
+    let mut out = [0f32; 16];
+    out[..8].copy_from_slice(&lo);
+    out[8..].copy_from_slice(&hi);
     out
 }
 

@@ -25,7 +25,7 @@ use core::arch::asm;
 use core::arch::x86_64::*;
 
 use super::super::avx2::batch::{DA_BLOCK, Kind, MAX_RB, MAX_SUMS, ROWS, SCR_BLOCK, Sums, TOKS};
-use super::super::avx2::util::hsum_ps8;
+use super::super::avx2::util::{hsum_ps8, hsum_ps16};
 
 /// The scale products of every block of a tile (room for the wide tile's).
 #[repr(C, align(32))]
@@ -241,10 +241,5 @@ unsafe fn tile_wide(scr: &[u8], da: &[f32], y: *const u8, rs: usize, rb: usize, 
             options(nostack),
         );
     }
-    let (lo, hi) = acc.split_at(ROWS * TOKS);
-    let (lo, hi) = (<&[__m256; 8]>::try_from(lo), <&[__m256; 8]>::try_from(hi));
-    if let (Ok(lo), Ok(hi)) = (lo, hi) {
-        sums[..8].copy_from_slice(&hsum_ps8(lo));
-        sums[8..16].copy_from_slice(&hsum_ps8(hi));
-    }
+    *sums = hsum_ps16(&acc);
 }

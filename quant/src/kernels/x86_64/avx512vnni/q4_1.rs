@@ -22,7 +22,7 @@ use core::arch::x86_64::*;
 
 use super::super::avx2::gemm::gemm_rest;
 use super::super::avx2::q4_1 as avx2;
-use super::super::avx2::util::{hsum_ps8, nibbles_32, store_ps, store_si256};
+use super::super::avx2::util::{f16_to_f32, hsum_ps16, nibbles_32, store_ps, store_si256};
 use super::decode;
 use crate::formats::q4_1::BlockQ4_1;
 use crate::formats::q8_1::BlockQ8_1;
@@ -84,13 +84,6 @@ unsafe fn vnni(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], str
     gemm_rest(&avx2::ops(), w, a, rb, out, stride, done)
 }
 
-/// A block's f16 field as f32 (exactly).
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn f32_of(h: half::f16) -> f32 {
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
-}
-
 /// The full tiles: rows `0..n_rows / 2 * 2` times tokens `0..n_tok / 8 * 8`; returns `(rows,
 /// tokens)` done, `(0, 0)` for rows longer than the scratch.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -121,8 +114,8 @@ fn tiles(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], stride: u
                 let (dd, ss) = d.split_at_mut(ROWS * TOKS);
                 for t in 0..TOKS {
                     let y = &a[(t0 + i * TOKS + t) * rb + b];
-                    dd[2 * t..2 * t + 2].fill(f32_of(y.d));
-                    ss[t] = f32_of(y.s);
+                    dd[2 * t..2 * t + 2].fill(f16_to_f32(y.d));
+                    ss[t] = f16_to_f32(y.s);
                 }
             }
         }
@@ -134,7 +127,7 @@ fn tiles(w: &[BlockQ4_1], a: &[BlockQ8_1], rb: usize, out: &mut [f32], stride: u
             for ((x0, x1), s) in w0.iter().zip(w1).zip(scr.chunks_exact_mut(SCR_BLOCK)) {
                 store_si256(&mut s[..32], nibbles_32(&x0.qs));
                 store_si256(&mut s[32..64], nibbles_32(&x1.qs));
-                let dm = [f32_of(x0.d), f32_of(x1.d), f32_of(x0.m), f32_of(x1.m)];
+                let dm = [f16_to_f32(x0.d), f16_to_f32(x1.d), f16_to_f32(x0.m), f16_to_f32(x1.m)];
                 s[64..80].copy_from_slice(bytemuck::bytes_of(&dm));
             }
             for (i, da) in da.chunks_exact(rb * DA_BLOCK).enumerate() {
@@ -266,12 +259,7 @@ unsafe fn tile(scr: &[u8], da: &[f32], y: *const u8, rs: usize, rb: usize) -> ([
             options(nostack),
         );
     }
-    let mut sums = [0f32; 16];
-    let (lo, hi) = acc.split_at(8);
-    if let (Ok(lo), Ok(hi)) = (<&[__m256; 8]>::try_from(lo), <&[__m256; 8]>::try_from(hi)) {
-        sums[..8].copy_from_slice(&hsum_ps8(lo));
-        sums[8..].copy_from_slice(&hsum_ps8(hi));
-    }
+    let sums = hsum_ps16(&acc);
     let mut sm = [0f32; 16];
     store_ps(&mut sm[..8], summs[0]);
     store_ps(&mut sm[8..], summs[1]);
